@@ -1,0 +1,107 @@
+/* mime: RFC 5322 messages and their MIME tree, as clients need them.
+ *
+ * mime_parse() builds a tree of parts over the caller's bytes (offsets, no
+ * copies of bodies), with bounded work and memory on any input: nesting,
+ * part count and header size are capped, and a broken message still parses
+ * (missing boundaries end at the end of the enclosing part, as Dovecot and
+ * Thunderbird do). From the tree come the IMAP ENVELOPE and BODYSTRUCTURE
+ * (cached by the store at delivery), a decoded summary for lists and SORT,
+ * and the text for the full-text index.
+ *
+ * Line ends: CRLF and bare LF are both accepted. Offsets are into the
+ * caller's buffer, which must outlive the tree. */
+#ifndef POSTHORN_MIME_MIME_H
+#define POSTHORN_MIME_MIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "util/buf.h"
+
+#define MIME_MAX_DEPTH 50     /* nesting of multiparts and message/rfc822 */
+#define MIME_MAX_PARTS 10000
+#define MIME_MAX_HEADER (1024 * 1024) /* bytes of one header block that are parsed */
+
+struct mime_param {
+	char *name;   /* lower-cased */
+	char *value;  /* RFC 2231 continuations joined; raw (charset'lang' kept) */
+	char *value_utf8; /* RFC 2231 / RFC 2047 decoded to UTF-8 */
+};
+
+struct mime_part {
+	/* Offsets into the message buffer. */
+	size_t header_offset; /* start of this part's header */
+	size_t header_size;   /* header including the blank line that ends it */
+	size_t body_offset;
+	size_t body_size;
+	uint32_t header_lines;
+	uint32_t body_lines;
+	/* Content-Type, lower-cased; defaults per RFC 2045 / 2046 (text/plain,
+	 * or message/rfc822 inside multipart/digest). */
+	char *type;
+	char *subtype;
+	struct mime_param *params;
+	size_t param_count;
+	char *id;             /* Content-ID, raw, or NULL */
+	char *description;    /* Content-Description, raw, or NULL */
+	char *encoding;       /* Content-Transfer-Encoding, lower-cased, or NULL (7bit) */
+	char *md5;
+	char *disposition;    /* lower-cased, or NULL */
+	struct mime_param *disposition_params;
+	size_t disposition_param_count;
+	char *language;       /* Content-Language, raw, or NULL */
+	char *location;       /* Content-Location, raw, or NULL */
+	struct mime_part *parent;
+	struct mime_part *children; /* multipart: the parts; message/rfc822: the one encapsulated message */
+	struct mime_part *next;     /* sibling */
+};
+
+struct mime_message {
+	const char *data;
+	size_t len;
+	struct mime_part *root;
+};
+
+struct mime_message *mime_parse(const char *data, size_t len);
+void mime_free(struct mime_message **msg);
+
+/* The value of the first header field `name` (case-insensitive) in the
+ * header block of part, unfolded (CRLF + WSP -> WSP), raw (not decoded).
+ * Returns a new string or NULL. */
+char *mime_header_get(const struct mime_message *msg, const struct mime_part *part, const char *name);
+
+/* IMAP ENVELOPE (RFC 3501 7.4.2 / RFC 9051) of a message, or of the
+ * encapsulated message under a message/rfc822 part. Appends to out. */
+int mime_envelope(const struct mime_message *msg, const struct mime_part *part, struct buf *out);
+/* IMAP BODY (extended = false) or BODYSTRUCTURE (extended = true). */
+int mime_bodystructure(const struct mime_message *msg, const struct mime_part *part, bool extended,
+		       struct buf *out);
+
+/* The decoded summary the store caches for lists, SORT and the webmail.
+ * Every string is UTF-8 (RFC 2047 decoded, charsets converted), never NULL. */
+struct mime_summary {
+	char *subject;
+	char *from;        /* display form of the first From: "Name <addr>" or "addr" */
+	char *from_addr;   /* addr-spec of the first From, or "" */
+	char *to;          /* display form of all To addresses, comma-separated */
+	char *to_addr;     /* addr-spec of the first To, or "" */
+	char *cc;
+	char *message_id;  /* raw msg-id with <>, or "" */
+	char *in_reply_to;
+	char *references;
+	time_t date;       /* Date: in UTC, or 0 when absent or invalid */
+	char *snippet;     /* first ~200 characters of the first text part, whitespace collapsed */
+	bool has_attachments;
+};
+void mime_summary_build(const struct mime_message *msg, struct mime_summary *s);
+void mime_summary_clear(struct mime_summary *s);
+
+/* Text for the full-text index, decoded to UTF-8: header_text gets the
+ * Subject, From, To, Cc (names and addresses); body_text the decoded text of
+ * every text/plain and text/html part (tags removed), attachment names.
+ * Each output is capped at its buffer's max. */
+int mime_extract_text(const struct mime_message *msg, struct buf *header_text, struct buf *body_text);
+
+#endif
