@@ -28,7 +28,17 @@ struct mime_param {
 	char *name;   /* lower-cased */
 	char *value;  /* RFC 2231 continuations joined; raw (charset'lang' kept) */
 	char *value_utf8; /* RFC 2231 / RFC 2047 decoded to UTF-8 */
+	char *raw_name;   /* as written; "name*" when merged from extended
+			     RFC 2231 pieces (what BODYSTRUCTURE shows) */
 };
+
+/* mime_part.flags */
+#define MIME_PART_MULTIPART (1u << 0) /* multipart/x: children are its parts */
+#define MIME_PART_MESSAGE (1u << 1)   /* message/rfc822 or message/global, parsed */
+#define MIME_PART_TEXT (1u << 2)      /* text/x (or defaulted to text/plain) */
+#define MIME_PART_TRUNCATED (1u << 3) /* a multipart or message that was not
+					 parsed because a cap was reached; shown
+					 as application/octet-stream */
 
 struct mime_part {
 	/* Offsets into the message buffer. */
@@ -56,6 +66,21 @@ struct mime_part {
 	struct mime_part *parent;
 	struct mime_part *children; /* multipart: the parts; message/rfc822: the one encapsulated message */
 	struct mime_part *next;     /* sibling */
+
+	/* As written in the message, for BODYSTRUCTURE (Dovecot shows them so);
+	 * NULL when absent or defaulted. */
+	char *type_raw;
+	char *subtype_raw;
+	char *encoding_raw;
+	char *disposition_raw;
+	char **languages;     /* Content-Language tags, or NULL */
+	size_t language_count;
+	/* Sizes with every bare LF counted as CRLF: what IMAP clients see
+	 * (BODYSTRUCTURE sizes, RFC822.SIZE of the root, partial fetches). */
+	size_t header_vsize;
+	size_t body_vsize;
+	uint32_t flags;             /* MIME_PART_* */
+	uint32_t child_count;
 };
 
 struct mime_message {
@@ -72,10 +97,44 @@ void mime_free(struct mime_message **msg);
  * Returns a new string or NULL. */
 char *mime_header_get(const struct mime_message *msg, const struct mime_part *part, const char *name);
 
-/* IMAP ENVELOPE (RFC 3501 7.4.2 / RFC 9051) of a message, or of the
- * encapsulated message under a message/rfc822 part. Appends to out. */
+/* The part of IMAP section number (section, len), "1", "2.3" (digits and
+ * dots only, no HEADER/TEXT/MIME suffix), per RFC 3501 6.4.5: part 1 of
+ * a single-part message is the root itself, and below a message/rfc822
+ * part the numbers go into the encapsulated message's parts ("1.1" of a
+ * message/rfc822 part "1" holding a single-part message is that message).
+ * NULL when there is no such part. */
+const struct mime_part *mime_part_find(const struct mime_message *msg, const char *section,
+				       size_t len);
+/* The message whose header HEADER / HEADER.FIELDS / TEXT refer to: the root
+ * for part NULL, the encapsulated message for a message/rfc822 part, else
+ * NULL (HEADER of a non-message part is an error). */
+const struct mime_part *mime_part_message(const struct mime_message *msg,
+					  const struct mime_part *part);
+
+/* BODY[...HEADER.FIELDS (names)] (not = false) or .NOT (not = true): the
+ * fields of the header block at (hdr_offset, hdr_size) whose names are
+ * (not) among names (case-insensitive), each as in the message with folds
+ * kept, bare LFs turned into CRLF, followed by the blank line CRLF that
+ * IMAP requires. Returns 0, or -1 when out is full (out unchanged). */
+int mime_header_fields(const struct mime_message *msg, size_t hdr_offset, size_t hdr_size,
+		       const char *const *names, size_t count, bool not, struct buf *out);
+
+/* Appends the body of part with its Content-Transfer-Encoding undone
+ * (base64 and quoted-printable, leniently; 7bit/8bit/binary as is) for IMAP
+ * BINARY and the webmail. Returns 0, or -1 with *error_r: an unknown
+ * encoding (IMAP's UNKNOWN-CTE) or out full; out is then unchanged. */
+int mime_part_decode(const struct mime_message *msg, const struct mime_part *part,
+		     struct buf *out, const char **error_r);
+
+/* IMAP ENVELOPE (RFC 3501 7.4.2 / RFC 9051) of a message (part NULL: the
+ * root), or of the encapsulated message under a message/rfc822 part.
+ * Appends the whole parenthesized value, "(date subject ... message-id)",
+ * ready to follow "ENVELOPE ". Strings that cannot be quoted are literals
+ * ({n} CRLF bytes). Returns 0, or -1 when out is full (out unchanged). */
 int mime_envelope(const struct mime_message *msg, const struct mime_part *part, struct buf *out);
-/* IMAP BODY (extended = false) or BODYSTRUCTURE (extended = true). */
+/* IMAP BODY (extended = false) or BODYSTRUCTURE (extended = true) of the
+ * message (part NULL) or of a part, parenthesized, ready to follow
+ * "BODYSTRUCTURE ". Returns 0, or -1 when out is full (out unchanged). */
 int mime_bodystructure(const struct mime_message *msg, const struct mime_part *part, bool extended,
 		       struct buf *out);
 
@@ -103,5 +162,18 @@ void mime_summary_clear(struct mime_summary *s);
  * every text/plain and text/html part (tags removed), attachment names.
  * Each output is capped at its buffer's max. */
 int mime_extract_text(const struct mime_message *msg, struct buf *header_text, struct buf *body_text);
+
+/* Appends the text of an HTML document (UTF-8 in, UTF-8 out): tags removed,
+ * <script> and <style> skipped, entities decoded, block elements turned
+ * into line breaks, whitespace runs collapsed. Returns 0, or -1 when out is
+ * full (out then holds a prefix cut at a character boundary). */
+int mime_html_to_text(const char *s, size_t n, struct buf *out);
+
+/* Appends the body of a text part decoded (transfer encoding undone) and
+ * converted from its charset to UTF-8; text/html is turned into text.
+ * Reads at most max_input bytes of the body (0 = all). Returns 0, or -1
+ * when out is full (out holds a prefix). */
+int mime_part_text(const struct mime_message *msg, const struct mime_part *part,
+		   size_t max_input, struct buf *out);
 
 #endif
