@@ -53,7 +53,9 @@ struct store *store_open(const struct store_options *opts, const char **error_r)
 void store_close(struct store **st);
 
 /* Daemon only: attaches the event loop that receives async completions and
- * change notifications, and starts the writer thread. */
+ * change notifications, and starts the writer thread. The writer thread
+ * also checkpoints the write-ahead log when the loop's connection has
+ * written, so the event loop never does that slow work itself. */
 int store_attach_loop(struct store *st, struct event_base *base, const char **error_r);
 
 /* ---- Addresses -------------------------------------------------------- */
@@ -148,13 +150,19 @@ struct store_resolution {
 
 /* Resolves an envelope recipient: exact user, then exact alias, then with
  * "+tag" removed from the local part (user+tag@d delivers to user@d), then
- * the catch-all @domain. Aliases expand recursively (depth limit 10).
- * Returns 0 (see res->status) or -1 on a storage error. */
+ * the catch-all @domain. Aliases expand recursively (depth limit 10); a
+ * local target that resolves to nobody is skipped (UNKNOWN_USER only when
+ * no target is left); a chain that comes back to an address already on it
+ * is a LOOP. Returns 0 (see res->status) or -1 on a storage error or when
+ * address is not local@domain. */
+#define STORE_ALIAS_DEPTH 10
 int store_resolve(struct store *st, const char *address, struct store_resolution *res,
 		  const char **error_r);
 void store_resolution_clear(struct store_resolution *res);
 /* 1 when address may be used as a sender by user_id: the user's own address
- * (with or without +tag) or an alias whose expansion includes the user. */
+ * (with or without +tag) or an alias whose expansion includes the user. A
+ * catch-all does not count (it would hand out every address of the domain).
+ * 0 when not, -1 on error. */
 int store_address_owned_by(struct store *st, const char *address, int64_t user_id, const char **error_r);
 
 /* ---- Mailboxes -------------------------------------------------------- */
@@ -188,6 +196,8 @@ struct store_mailbox {
 	uint32_t first_recent_uid;
 	uint32_t deleted;         /* messages with \Deleted */
 	uint64_t size;            /* sum of message sizes */
+	char *keywords;           /* every keyword ever set in the mailbox,
+				   * space-separated, "" if none (IMAP FLAGS) */
 };
 
 /* The counts above are maintained on every change, so these are O(1) per
@@ -276,6 +286,8 @@ int store_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, 
 		       const char **error_r);
 
 /* Iterates the messages with uid_min <= uid <= uid_max, ascending by UID.
+ * An open iterator holds a read snapshot of the database: finish it within
+ * one turn of the event loop (a snapshot kept open stops WAL checkpoints).
  *   struct store_msg_iter *it = store_msg_iter_new(st, mbox, 1, UINT32_MAX, STORE_FIELD_BASIC);
  *   struct store_msg m;
  *   while (store_msg_iter_next(it, &m) == 1) { ...; }   (m is cleared on each next)
@@ -293,6 +305,15 @@ int store_msg_get(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned f
 /* The stored bytes of a message (by store_msg.id), exactly as delivered.
  * *data_r is malloc'd (free() it), NUL-terminated for convenience. */
 int store_msg_read(struct store *st, int64_t msg_id, char **data_r, size_t *len_r, const char **error_r);
+
+/* The webmail's message list: up to `limit` messages of a mailbox, skipping
+ * the first `offset`, sorted by sent_date (newest first unless ascending;
+ * equal dates by UID), with the BASIC and SUMMARY fields. *total_r gets the
+ * number of messages in the mailbox. Fills a malloc'd array (free with
+ * store_msg_list_free); 0 on success, -1 on error. */
+int store_msg_page(struct store *st, int64_t mailbox_id, bool ascending, size_t offset, size_t limit,
+		   struct store_msg **msgs_r, size_t *count_r, uint32_t *total_r, const char **error_r);
+void store_msg_list_free(struct store_msg **msgs, size_t count);
 
 /* Messages changed (flags or added) with modseq > since, and UIDs expunged
  * with modseq > since (CONDSTORE / QRESYNC, the webmail's push). */
@@ -318,12 +339,19 @@ int store_msg_set_flags(struct store *st, int64_t mailbox_id, const uint32_t *ui
 			enum store_flag_mode mode, uint32_t flags, const char *keywords,
 			uint64_t unchangedsince, uint32_t **failed_r, size_t *failed_count_r,
 			const char **error_r);
-/* Expunges the listed UIDs (ascending). Returns the number expunged or -1. */
+/* Expunges the listed UIDs (ascending; missing ones skipped). Each expunged
+ * UID is logged with the new modseq (store_changes_since). Returns the number
+ * expunged or -1. */
 int store_msg_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t count,
 		      const char **error_r);
-/* Copies (or moves) the listed UIDs into dst_mailbox_id, keeping flags and
- * internal dates. Fills *new_uids_r (malloc'd, parallel to the copied source
- * UIDs in *src_uids_r) for UIDPLUS COPYUID. Returns the count copied or -1. */
+/* Copies (or moves) the listed UIDs (ascending; missing ones skipped) into
+ * dst_mailbox_id, keeping flags and internal dates. Fills *new_uids_r
+ * (malloc'd, parallel to the copied source UIDs in *src_uids_r) for UIDPLUS
+ * COPYUID. Both mailboxes must belong to the same user. A copy counts
+ * against the quota (the stored bytes are shared, not duplicated); a copy
+ * that would exceed it fails as a whole. A move keeps each message's
+ * store_msg.id and logs the source UIDs as expunged. Returns the count
+ * copied or -1. */
 int store_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, size_t count,
 		   int64_t dst_mailbox_id, bool move, uint32_t **src_uids_r, uint32_t **new_uids_r,
 		   const char **error_r);
@@ -338,9 +366,12 @@ struct store_delivery_rcpt {
 	uint32_t flags;          /* initial flags (IMAP APPEND), usually 0 */
 	const char *keywords;    /* initial keywords, or NULL */
 	/* Filled on completion: */
-	int result;              /* 0 stored, -1 failed (error in the delivery) */
+	int result;              /* 0 stored, -1 failed (see error) */
+	const char *error;       /* static text when result is -1 */
+	bool over_quota;         /* failed because of the user's quota */
 	uint32_t uidvalidity;
 	uint32_t uid;
+	int64_t msg_id;          /* store_msg.id of the new message */
 };
 
 struct store_delivery {
@@ -359,9 +390,18 @@ struct store_delivery {
 	const char *error;       /* human message when the whole delivery failed */
 };
 
-/* Called on the event loop once the delivery is durable (result 0) or has
- * failed (result -1, d->error set). d and everything it points to must stay
- * valid until then. */
+/* Each local recipient is stored on its own (prefix + data, its own UID)
+ * and may fail on its own (rcpt.result, rcpt.error: quota, no such mailbox);
+ * the queue entry for remote_rcpts is one more part that may fail. The
+ * delivery as a whole succeeds (0) when at least one part was stored, and
+ * fails (-1, d->error) when nothing was; a delivery with neither local nor
+ * remote recipients fails. Over-quota local recipients fail: the engine
+ * replies or bounces accordingly.
+ *
+ * Called on the event loop once the delivery is durable (result 0) or has
+ * failed (result -1, d->error set, valid during the call only). d and
+ * everything it points to must stay valid, and untouched, until then.
+ * store_close() runs the callbacks of deliveries still pending. */
 typedef void store_delivery_cb(void *ctx, struct store_delivery *d, int result);
 
 /* Hands the delivery to the writer thread (group commit). Requires
@@ -385,9 +425,14 @@ enum store_search_field {
 };
 /* UIDs (ascending) of the messages of a mailbox whose decoded text contains
  * every word of query (case-insensitive, accents folded). The index holds
- * MIME-decoded, UTF-8 text of headers and text parts. Results may include
- * messages where the words appear but not as one substring: callers needing
- * IMAP's exact substring semantics confirm each candidate. Free with free(). */
+ * MIME-decoded, UTF-8 text of Subject, From, To, Cc and of the text parts
+ * (the first STORE_FTS_MAX_BODY bytes of body text). A word matches the
+ * words of the text that begin with it ("post" finds "Posthorn"), not
+ * substrings inside a word. Results may include messages where the words
+ * appear but not as one substring: callers needing IMAP's exact substring
+ * semantics confirm each candidate. A query without any word character
+ * returns every message. Free with free(). */
+#define STORE_FTS_MAX_BODY ((size_t)1024 * 1024)
 int store_search(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
 		 uint32_t **uids_r, size_t *count_r, const char **error_r);
 
@@ -400,6 +445,8 @@ int store_search(struct store *st, int64_t mailbox_id, enum store_search_field f
  * call that made the change (it is deferred to the loop), so a watcher may
  * call the store. */
 typedef void store_watch_cb(void *ctx, int64_t user_id, int64_t mailbox_id);
+/* Watches fire only on a store with an attached loop. Removing a watch
+ * (also from inside any watcher) guarantees it is not called again. */
 struct store_watch;
 struct store_watch *store_watch_add(struct store *st, int64_t user_id, store_watch_cb *cb, void *ctx);
 void store_watch_remove(struct store *st, struct store_watch **w);
@@ -427,7 +474,9 @@ struct store_queue_entry {
 	size_t rcpt_count;
 };
 
-/* Queue entries with at least one pending recipient, oldest first. */
+/* Queue entries with at least one pending recipient, oldest first. Entries
+ * whose recipients are all delivered or failed stay stored until
+ * store_queue_remove() (the queue manager sends any DSN first). */
 int store_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r,
 		     const char **error_r);
 /* 1 found, 0 not found, -1 error. */
@@ -437,9 +486,19 @@ int store_queue_read(struct store *st, int64_t queue_id, char **data_r, size_t *
 int store_queue_remove(struct store *st, int64_t queue_id, const char **error_r);
 /* Makes every pending recipient (of one entry, or all when queue_id is 0) due now. */
 int store_queue_flush(struct store *st, int64_t queue_id, const char **error_r);
-/* Records the outcome of a delivery attempt for one recipient. */
+/* Records the outcome of a delivery attempt for one recipient (attempts
+ * is incremented; last_error NULL keeps the previous one). 0, or -1 (also
+ * when there is no such recipient). */
 int store_queue_rcpt_update(struct store *st, int64_t rcpt_id, enum store_queue_state state,
 			    time_t next_attempt, const char *last_error, const char **error_r);
+/* The scheduler's work list: at most `limit` entries (oldest first) with a
+ * pending recipient whose next_attempt <= now. Every recipient of such an
+ * entry is filled; the caller picks the pending, due ones. */
+int store_queue_due(struct store *st, time_t now, size_t limit, struct store_queue_entry **entries_r,
+		    size_t *count_r, const char **error_r);
+/* The earliest next_attempt of any pending recipient: 1 (sets *when_r),
+ * 0 when nothing is pending, -1 on error. For the scheduler's timer. */
+int store_queue_next_attempt(struct store *st, time_t *when_r, const char **error_r);
 void store_queue_entry_clear(struct store_queue_entry *e);
 void store_queue_list_free(struct store_queue_entry **entries, size_t count);
 
