@@ -45,6 +45,18 @@ int log_reopen(void)
 	return log_open(log_path, log_min);
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
+void log_set_fd(int fd)
+{
+	if (log_fd > 2 && log_fd != fd)
+		close(log_fd);
+	log_fd = fd;
+}
+
 void log_set_level(enum log_level level)
 {
 	log_min = level;

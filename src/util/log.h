@@ -17,6 +17,10 @@ int log_open(const char *path, enum log_level level);
 /* Reopens the same path (after log rotation, on SIGHUP). */
 int log_reopen(void);
 void log_set_level(enum log_level level);
+/* The descriptor log lines go to, and replacing it (a worker receiving the
+ * parent's reopened log file). */
+int log_get_fd(void);
+void log_set_fd(int fd);
 enum log_level log_level_from_name(const char *name, int *ok_r);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,209 @@
+"""Integration-test fixtures: a real `posthorn serve` on free loopback ports.
+
+Every test talks to the daemon with clients we did not write (smtplib,
+swaks, curl, imaplib, poplib) and checks the result through the CLI
+(`posthorn export`, `posthorn queue list`), never through the database.
+Servers are started on free ports in a private directory and stopped at
+the end, also on failure.
+"""
+import mailbox
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BIN = os.environ.get("POSTHORN_BIN") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "posthorn"))
+
+DOMAIN = "example.test"
+PASSWORD = "correct horse battery staple"
+
+KINDS = ["smtp", "submission", "submissions"]
+
+
+def free_port(host="127.0.0.1"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(host, port, timeout=10.0):
+    deadline = time.time() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    while time.time() < deadline:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                s.connect((host, port))
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {host}:{port}")
+
+
+class Server:
+    """One posthorn instance in its own directory."""
+
+    def __init__(self, root, host="127.0.0.1", extra_config="", kinds=KINDS):
+        self.root = root
+        self.host = host
+        self.dir = os.path.join(root, "srv")
+        self.conf = os.path.join(self.dir, "posthorn.conf")
+        self.proc = None
+        self.log_path = os.path.join(root, "posthorn.log")
+        os.makedirs(root, exist_ok=True)
+        os.chmod(root, 0o755)
+        self.run(["init", "--domain", DOMAIN, "--dir", self.dir, "--hostname", "mx." + DOMAIN], config=False)
+        self.ports = {k: free_port() for k in kinds}
+        text = open(self.conf).read()
+        text = re.sub(r"^listen .*\n", "", text, flags=re.M)
+        for kind, port in self.ports.items():
+            text += f"listen {kind} {host}:{port}\n"
+        if os.geteuid() == 0:
+            # Exercise the real privilege drop: the worker runs as nobody.
+            text = text.replace("run_user   posthorn", "run_user   nobody")
+        text += extra_config
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    # -- the CLI -------------------------------------------------------------
+    def run(self, args, input=None, check=True, config=True):
+        cmd = [BIN] + args + (["-c", self.conf] if config else [])
+        p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}")
+        return p
+
+    def add_user(self, address, password=PASSWORD):
+        self.run(["user", "add", address], input=password + "\n")
+
+    def export(self, address, mailbox_name="INBOX"):
+        """The messages of a mailbox, parsed by Python's mailbox module."""
+        out = self.run(["export", address, "--mailbox", mailbox_name]).stdout
+        path = os.path.join(self.root, "export.mbox")
+        with open(path, "w") as f:
+            f.write(out)
+        box = mailbox.mbox(path, create=False)
+        msgs = [box.get_bytes(k) for k in box.keys()]
+        box.close()
+        return msgs
+
+    # -- the daemon ------------------------------------------------------------
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([BIN, "serve", "-c", self.conf], stdout=log, stderr=log,
+                                     start_new_session=True)
+        log.close()
+        for port in self.ports.values():
+            wait_port(self.host, port)
+        # The worker accepts once it has its certificate; make sure it is up.
+        self.wait_log("serving as uid")
+        return self
+
+    def wait_log(self, text, timeout=10.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.log():
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"posthorn exited {self.proc.returncode}:\n{self.log()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"log never said {text!r}:\n{self.log()}")
+
+    def log(self):
+        try:
+            return open(self.log_path).read()
+        except FileNotFoundError:
+            return ""
+
+    def worker_pids(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.kill9()
+
+    def kill9(self):
+        """kill -9 of the parent and its worker at once: a crash."""
+        if self.proc is None:
+            return
+        pids = self.worker_pids() if self.proc.poll() is None else []
+        for pid in [self.proc.pid] + pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(timeout=10)
+        for pid in pids:  # the worker is not our child: wait until it is gone
+            for _ in range(200):
+                if not os.path.exists(f"/proc/{pid}"):
+                    break
+                time.sleep(0.02)
+
+
+@pytest.fixture
+def tmpdir_root():
+    root = tempfile.mkdtemp(prefix="posthorn-test-")
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def make_server(tmpdir_root):
+    """Factory for servers (several per test are allowed); all are stopped at the end."""
+    servers = []
+
+    def make(name="a", **kw):
+        srv = Server(os.path.join(tmpdir_root, name), **kw)
+        servers.append(srv)
+        return srv
+
+    yield make
+    for srv in servers:
+        try:
+            srv.stop()
+        except Exception:
+            srv.kill9()
+
+
+@pytest.fixture
+def server(make_server):
+    """A running server with users alice and bob, an alias and a catch-all domain."""
+    srv = make_server()
+    srv.run(["domain", "add", "catchall.test"])
+    srv.add_user("alice@" + DOMAIN)
+    srv.add_user("bob@" + DOMAIN)
+    srv.add_user("carol@catchall.test")
+    srv.run(["alias", "add", "team@" + DOMAIN, "alice@" + DOMAIN, "bob@" + DOMAIN])
+    srv.run(["alias", "add", "@catchall.test", "carol@catchall.test"])
+    srv.start()
+    return srv
+
+
+def client_tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def message(subject="Hello", sender="sender@remote.test", to="alice@example.test", body="Hi there.\r\n"):
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{subject.replace(' ', '.')}.{time.time()}@remote.test>\r\n\r\n{body}")
