@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "auth/auth_login.h"
 #include "auth/auth_name.h"
 #include "auth/hash.h"
 #include "auth/sasl.h"
@@ -1264,6 +1265,150 @@ TEST(verify_pool_limits_and_free)
 	vp_outstanding = 0;
 }
 
+/* ---- auth_login ---------------------------------------------------------- */
+
+static char *al_hash_alice;
+static int al_lookup_fail;
+
+static int al_lookup(void *lctx, const char *username, char **canonical_r, char **hash_r,
+		     char **scram_r, const char **error_r)
+{
+	(void)lctx;
+	*canonical_r = *hash_r = *scram_r = NULL;
+	if (al_lookup_fail) {
+		*error_r = "database is locked";
+		return -1;
+	}
+	if (strcmp(username, "alice@example.test") != 0 && strcmp(username, "Alice@Example.test") != 0)
+		return 0;
+	*canonical_r = xstrdup("alice@example.test");
+	*hash_r = xstrdup(al_hash_alice);
+	*scram_r = xstrdup(R7677_SECRETS);
+	return 1;
+}
+
+struct al_case {
+	int calls;
+	enum auth_login_result result;
+	char user[64];
+};
+
+static void al_cb(enum auth_login_result result, const char *user, void *context)
+{
+	struct al_case *c = context;
+	c->calls++;
+	c->result = result;
+	snprintf(c->user, sizeof(c->user), "%s", user ? user : "(null)");
+	if (--vp_outstanding == 0)
+		event_base_loopbreak(vp_base);
+}
+
+TEST(auth_login_flows)
+{
+	vp_base = event_base_new();
+	const char *err = NULL;
+	struct verify_pool_settings vset = {.threads = 2};
+	struct verify_pool *pool = verify_pool_new(vp_base, &vset, &err);
+	struct throttle_settings tset;
+	throttle_settings_default(&tset);
+	tset.max_failures = 3;
+	tset.delay_first_ms = 1; /* keep the test fast */
+	struct throttle *thr = throttle_new(&tset);
+	CHECK_INT(hash_password_create_scheme("secret", "$y$", 1, &al_hash_alice, &err), 0);
+	struct auth_login_ctx *ctx = auth_login_ctx_new(vp_base, pool, thr, al_lookup, NULL);
+	struct sockaddr_storage a = addr4("192.0.2.10"), b = addr4("192.0.2.11");
+
+	/* Success, asynchronously, with the canonical address. */
+	struct al_case ok = {0};
+	CHECK(auth_login_password(ctx, SA(a), "Alice@Example.test", "secret", al_cb, &ok) != NULL);
+	CHECK_INT(ok.calls, 0);
+	vp_outstanding = 1;
+	vp_run();
+	CHECK_INT(ok.calls, 1);
+	CHECK_INT(ok.result, AUTH_LOGIN_OK);
+	CHECK_STR(ok.user, "alice@example.test");
+
+	/* Wrong password, unknown user: both FAILED, no user; the third failure blocks. */
+	struct al_case f1 = {0}, f2 = {0}, f3 = {0}, blocked = {0}, other = {0};
+	auth_login_password(ctx, SA(a), "alice@example.test", "wrong", al_cb, &f1);
+	vp_outstanding = 1;
+	vp_run();
+	auth_login_password(ctx, SA(a), "nobody@example.test", "secret", al_cb, &f2);
+	vp_outstanding = 1;
+	vp_run();
+	auth_login_password(ctx, SA(a), "not an address", "x", al_cb, &f3);
+	vp_outstanding = 1;
+	vp_run();
+	CHECK_INT(f1.result, AUTH_LOGIN_FAILED);
+	CHECK_STR(f1.user, "(null)");
+	CHECK_INT(f2.result, AUTH_LOGIN_FAILED);
+	CHECK_INT(f3.result, AUTH_LOGIN_FAILED);
+	uint64_t retry = 0;
+	CHECK(auth_login_blocked(ctx, SA(a), &retry));
+	CHECK(retry > 0);
+	/* Blocked: refused even with the right password; others unaffected. */
+	auth_login_password(ctx, SA(a), "alice@example.test", "secret", al_cb, &blocked);
+	auth_login_password(ctx, SA(b), "alice@example.test", "secret", al_cb, &other);
+	CHECK_INT(blocked.calls + other.calls, 0);
+	vp_outstanding = 2;
+	vp_run();
+	CHECK_INT(blocked.result, AUTH_LOGIN_BLOCKED);
+	CHECK_INT(other.result, AUTH_LOGIN_OK);
+
+	/* Storage error: TEMPFAIL. */
+	struct al_case tf = {0};
+	al_lookup_fail = 1;
+	auth_login_password(ctx, SA(b), "alice@example.test", "secret", al_cb, &tf);
+	vp_outstanding = 1;
+	vp_run();
+	al_lookup_fail = 0;
+	CHECK_INT(tf.result, AUTH_LOGIN_TEMPFAIL);
+
+	/* SCRAM helpers. */
+	char *secrets = NULL, *canon = NULL;
+	CHECK_INT(auth_login_scram_lookup(ctx, "alice@example.test", &secrets, &canon, &err), 0);
+	CHECK_STR(secrets, R7677_SECRETS);
+	CHECK_STR(canon, "alice@example.test");
+	free(secrets);
+	free(canon);
+	CHECK_INT(auth_login_scram_lookup(ctx, "nobody@example.test", &secrets, &canon, &err), 0);
+	CHECK(secrets == NULL && canon == NULL);
+	struct al_case r1 = {0}, r2 = {0};
+	auth_login_report(ctx, SA(b), true, "alice@example.test", al_cb, &r1);
+	auth_login_report(ctx, SA(b), false, NULL, al_cb, &r2);
+	CHECK_INT(r1.calls + r2.calls, 0);
+	vp_outstanding = 2;
+	vp_run();
+	CHECK_INT(r1.result, AUTH_LOGIN_OK);
+	CHECK_STR(r1.user, "alice@example.test");
+	CHECK_INT(r2.result, AUTH_LOGIN_FAILED);
+
+	/* Cancel: pending verification and pending delayed failure. */
+	struct al_case c1 = {0}, c2 = {0};
+	struct auth_login_req *q1 =
+		auth_login_password(ctx, SA(b), "alice@example.test", "secret", al_cb, &c1);
+	struct auth_login_req *q2 = auth_login_report(ctx, SA(b), false, NULL, al_cb, &c2);
+	auth_login_cancel(&q1);
+	auth_login_cancel(&q2);
+	CHECK(q1 == NULL && q2 == NULL);
+	/* Freed with requests pending: no callbacks. */
+	struct al_case d1 = {0};
+	auth_login_password(ctx, SA(b), "alice@example.test", "secret", al_cb, &d1);
+	auth_login_ctx_free(&ctx);
+	CHECK(ctx == NULL);
+	for (int i = 0; i < 20; i++) {
+		event_base_loop(vp_base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(2000);
+	}
+	CHECK_INT(c1.calls + c2.calls + d1.calls, 0);
+
+	verify_pool_free(&pool);
+	throttle_free(&thr);
+	free(al_hash_alice);
+	event_base_free(vp_base);
+	vp_outstanding = 0;
+}
+
 int main(void)
 {
 	RUN(hash_default_yescrypt);
@@ -1290,5 +1435,6 @@ int main(void)
 	RUN(throttle_bounded);
 	RUN(verify_pool_concurrent);
 	RUN(verify_pool_limits_and_free);
+	RUN(auth_login_flows);
 	return test_done();
 }

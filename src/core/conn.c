@@ -498,6 +498,16 @@ int conn_starttls(struct conn *c)
 	return 0;
 }
 
+struct bufferevent *conn_bufferevent(struct conn *c)
+{
+	return c->priv->bev;
+}
+
+void conn_replace_bufferevent(struct conn *c, struct bufferevent *filter)
+{
+	conn_setup_bev(c, filter);
+}
+
 /* ---- daemon API ------------------------------------------------------- */
 
 void conn_shutdown_all(struct server *srv)

@@ -92,6 +92,13 @@ int conn_starttls(struct conn *c);
 /* Is TLS available on this server at all (a certificate is loaded)? */
 bool conn_tls_available(struct conn *c);
 
+/* For protocol layers that stack a filter on the connection (IMAP
+ * COMPRESS=DEFLATE): the current bufferevent, and replacing it with a
+ * filter bufferevent built on top of it (which must own the old one:
+ * BEV_OPT_CLOSE_ON_FREE). conn then reads and writes through the filter. */
+struct bufferevent *conn_bufferevent(struct conn *c);
+void conn_replace_bufferevent(struct conn *c, struct bufferevent *filter);
+
 /* ---- for core/daemon.c ---- */
 
 /* Accepts fd (already accepted, non-blocking) from a listener of kind. */

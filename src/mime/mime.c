@@ -377,13 +377,11 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 		part->children = child;
 		part->child_count = 1;
 		end = parse_entity(p, child, hend, depth + 1, &bi, &closing);
-		size_t body_end = bi >= 0 ? before_eol(p, hend, end) : end;
+		size_t body_end = child->body_offset + child->body_size;
 		/* the child ends where we end; our counts are its counts */
 		bc.lines = child->header_lines + child->body_lines;
 		bc.bare = (child->header_vsize - child->header_size) +
 			  (child->body_vsize - child->body_size);
-		/* the child's body stops before the line end that belongs to the
-		 * boundary, as ours does: nothing to add */
 		set_body(part, body_end, &bc);
 	} else if ((part->flags & MIME_PART_MULTIPART) && boundary != NULL) {
 		size_t me = p->nb;
@@ -416,7 +414,9 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 				p->nb = me;
 				size_t after = next_line(p, at);
 				end = next_boundary(p, after, &bi, &closing);
-				size_t body_end = bi >= 0 ? before_eol(p, hend, end) : end;
+				/* as in Dovecot, a parent boundary right after our closing
+				 * line leaves that line's end in our body */
+				size_t body_end = bi >= 0 ? before_eol(p, after, end) : end;
 				count_range(d, gap_start, body_end, &bc);
 				set_body(part, body_end, &bc);
 				break;
@@ -449,10 +449,9 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 				break;
 			}
 			if ((size_t)bi != me) {
+				/* a parent's boundary ended the child, and us with it */
 				end = cend;
-				size_t body_end = before_eol(p, hend, cend);
-				count_range(d, gap_start, body_end, &bc);
-				set_body(part, body_end, &bc);
+				set_body(part, gap_start, &bc);
 				break;
 			}
 			cur = cend; /* our boundary: the loop finds it at cur */
