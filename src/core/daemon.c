@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth_login.h"
+#include "auth/auth_login_store.h"
 #include "auth/throttle.h"
 #include "auth/verify_pool.h"
 #include "core/conn.h"
@@ -247,6 +249,8 @@ static void worker_main(struct config *cfg, int *fds, int ipc, bool drop, uid_t 
 	w->srv.verify = verify_pool_new(w->srv.base, &vs, &error);
 	if (w->srv.verify == NULL)
 		fatalx("auth: %s", error);
+	w->srv.login = auth_login_ctx_new(w->srv.base, w->srv.verify, w->srv.throttle, auth_login_store_lookup,
+					  w->srv.store);
 
 	w->listener_count = cfg->listener_count;
 	w->listeners = xcalloc(cfg->listener_count ? cfg->listener_count : 1, sizeof(*w->listeners));
@@ -274,6 +278,7 @@ static void worker_main(struct config *cfg, int *fds, int ipc, bool drop, uid_t 
 
 	/* Every connection is gone; pending deliveries are committed by store_close. */
 	store_close(&w->srv.store);
+	auth_login_ctx_free(&w->srv.login);
 	verify_pool_free(&w->srv.verify);
 	throttle_free(&w->srv.throttle);
 	log_info("shutdown complete");

@@ -21,6 +21,7 @@ struct server {
 	SSL_CTX *tls;              /* current context; NULL when no certificate */
 	struct throttle *throttle;    /* login failures per address, all protocols */
 	struct verify_pool *verify;   /* password hashing off the loop */
+	struct auth_login_ctx *login; /* user lookup + verify + throttle, for every engine */
 	bool shutting_down;
 	/* Private to conn.c: the connection registry and per-address counts. */
 	struct conn_private *conns;

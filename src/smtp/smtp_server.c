@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "auth/login.h"
+#include "auth/auth_login.h"
 #include "auth/sasl.h"
 #include "core/server.h"
 #include "mime/address.h"
@@ -91,7 +91,8 @@ struct smtp_session {
 	int64_t user_id;
 	char *user_address;
 	struct sasl *sasl;
-	struct auth_login *login;
+	struct auth_login_req *login;
+	char *scram_user;         /* canonical address found for a SCRAM exchange */
 	struct event *greeting_timer;
 	struct smtp_txn txn;
 	bool freed;               /* the conn is gone; free when the store answers */
@@ -291,6 +292,7 @@ static void session_destroy(struct smtp_session *s)
 	if (s->greeting_timer)
 		event_free(s->greeting_timer);
 	free(s->user_address);
+	free(s->scram_user);
 	free(s);
 }
 
@@ -715,17 +717,21 @@ static void cmd_starttls(struct smtp_session *s, const struct smtp_command *cmd)
 
 /* ---- AUTH ------------------------------------------------------------- */
 
-static void login_cb(void *ctx, enum auth_login_result result, const struct store_user *user)
+static void login_cb(enum auth_login_result result, const char *user, void *ctx)
 {
 	struct smtp_session *s = ctx;
 	s->login = NULL;
 	const char *name = sasl_username(s->sasl);
+	struct store_user u = {0};
+	const char *error;
+	if (result == AUTH_LOGIN_OK && (user == NULL || store_user_get(s->srv->store, user, &u, &error) != 1))
+		result = AUTH_LOGIN_TEMPFAIL;
 	switch (result) {
 	case AUTH_LOGIN_OK:
-		s->user_id = user->id;
+		s->user_id = u.id;
 		free(s->user_address);
-		s->user_address = xstrdup(user->address);
-		log_session(s->c->id, "smtp auth user=%s result=ok", user->address);
+		s->user_address = xstrdup(u.address);
+		log_session(s->c->id, "smtp auth user=%s result=ok", u.address);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
 		break;
 	case AUTH_LOGIN_FAILED:
@@ -736,6 +742,7 @@ static void login_cb(void *ctx, enum auth_login_result result, const struct stor
 		log_session(s->c->id, "smtp auth user=%s result=blocked address=%s", name, s->c->peer_ip);
 		smtp_reply(s, "421 4.7.0 %s Too many failed logins from your address, try again later",
 			   s->srv->cfg->hostname);
+		store_user_clear(&u);
 		sasl_free(&s->sasl);
 		smtp_close(s);
 		conn_resume(s->c);
@@ -744,12 +751,11 @@ static void login_cb(void *ctx, enum auth_login_result result, const struct stor
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure, try again later");
 		break;
 	}
+	store_user_clear(&u);
 	sasl_free(&s->sasl);
 	smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
-	if (result == AUTH_LOGIN_FAILED && smtp_count_error(s)) {
-		conn_resume(s->c);
-		return;
-	}
+	if (result == AUTH_LOGIN_FAILED)
+		smtp_count_error(s);
 	conn_resume(s->c);
 }
 
@@ -762,7 +768,17 @@ static void sasl_step(struct smtp_session *s, enum sasl_status st, const char *c
 			smtp_enter_state(s, SMTP_STATE_AUTH);
 			return;
 		case SASL_STATUS_NEED_SCRAM_SECRETS: {
-			char *secrets = auth_login_scram_secrets(s->srv, sasl_username(s->sasl));
+			char *secrets = NULL, *canonical = NULL;
+			const char *lookup_error;
+			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets, &canonical,
+						    &lookup_error) < 0) {
+				sasl_free(&s->sasl);
+				smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
+				smtp_reply(s, "454 4.7.0 Temporary authentication failure, try again later");
+				return;
+			}
+			free(s->scram_user);
+			s->scram_user = canonical;
 			st = sasl_scram_secrets(s->sasl, secrets, &challenge, &error);
 			free(secrets);
 			continue;
@@ -773,11 +789,11 @@ static void sasl_step(struct smtp_session *s, enum sasl_status st, const char *c
 			smtp_enter_state(s, SMTP_STATE_WAIT);
 			conn_suspend(s->c);
 			if (st == SASL_STATUS_CHECK_PASSWORD)
-				s->login = auth_login_password(s->srv, (struct sockaddr *)&s->c->peer, sasl_username(s->sasl),
-							       sasl_password(s->sasl), login_cb, s);
+				s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer,
+							       sasl_username(s->sasl), sasl_password(s->sasl), login_cb, s);
 			else
-				s->login = auth_login_finish(s->srv, (struct sockaddr *)&s->c->peer, sasl_username(s->sasl),
-							     st == SASL_STATUS_SUCCESS, login_cb, s);
+				s->login = auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
+							     st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
 			return;
 		case SASL_STATUS_MALFORMED:
 			smtp_reply(s, "501 5.5.2 Error: %s", error ? error : "malformed authentication data");
@@ -834,7 +850,7 @@ static void cmd_auth(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_count_error(s);
 		return;
 	}
-	if (auth_login_blocked(s->srv, (struct sockaddr *)&s->c->peer)) {
+	if (auth_login_blocked(s->srv->login, (struct sockaddr *)&s->c->peer, NULL)) {
 		smtp_reply(s, "421 4.7.0 %s Too many failed logins from your address, try again later", cfg->hostname);
 		smtp_close(s);
 		return;
