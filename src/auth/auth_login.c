@@ -125,8 +125,7 @@ static struct auth_login_req *req_new(struct auth_login_ctx *ctx, const struct s
 	return req;
 }
 
-static void finish_later(struct auth_login_req *req, enum auth_login_result result,
-			 uint64_t delay_ms)
+static void finish_later(struct auth_login_req *req, enum auth_login_result result, uint64_t delay_ms)
 {
 	struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
 	req->result = result;
@@ -155,8 +154,7 @@ static void record_success(struct auth_login_req *req)
 
 static bool is_blocked(struct auth_login_ctx *ctx, const struct sockaddr *addr, uint64_t *retry_r)
 {
-	return ctx->throttle != NULL &&
-	       throttle_check(ctx->throttle, addr, throttle_now_ms(), retry_r) < 0;
+	return ctx->throttle != NULL && throttle_check(ctx->throttle, addr, throttle_now_ms(), retry_r) < 0;
 }
 
 static void on_verified(int result, const char *error, void *arg)
@@ -202,8 +200,7 @@ struct auth_login_req *auth_login_password(struct auth_login_ctx *ctx, const str
 	return req;
 }
 
-bool auth_login_blocked(struct auth_login_ctx *ctx, const struct sockaddr *addr,
-			uint64_t *retry_after_ms_r)
+bool auth_login_blocked(struct auth_login_ctx *ctx, const struct sockaddr *addr, uint64_t *retry_after_ms_r)
 {
 	return is_blocked(ctx, addr, retry_after_ms_r);
 }
@@ -223,9 +220,8 @@ int auth_login_scram_lookup(struct auth_login_ctx *ctx, const char *username, ch
 	return r < 0 ? -1 : 0;
 }
 
-struct auth_login_req *auth_login_report(struct auth_login_ctx *ctx, const struct sockaddr *addr,
-					 bool ok, const char *canonical, auth_login_callback_t *cb,
-					 void *context)
+struct auth_login_req *auth_login_report(struct auth_login_ctx *ctx, const struct sockaddr *addr, bool ok,
+					 const char *canonical, auth_login_callback_t *cb, void *context)
 {
 	struct auth_login_req *req = req_new(ctx, addr, cb, context);
 	req->canonical = canonical ? xstrdup(canonical) : NULL;

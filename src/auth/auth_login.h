@@ -31,13 +31,13 @@ struct throttle;
 struct verify_pool;
 
 enum auth_login_result {
-	AUTH_LOGIN_OK,       /* authenticated as the given canonical address */
-	AUTH_LOGIN_FAILED,   /* wrong user or password (reply came after the throttle delay):
-			      * SMTP 535 5.7.8, IMAP NO [AUTHENTICATIONFAILED], POP3 -ERR [AUTH] */
-	AUTH_LOGIN_BLOCKED,  /* too many failures from this address, credentials not checked:
-			      * SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], POP3 -ERR [AUTH] */
-	AUTH_LOGIN_TEMPFAIL  /* store error or verification queue full:
-			      * SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP] */
+	AUTH_LOGIN_OK,	    /* authenticated as the given canonical address */
+	AUTH_LOGIN_FAILED,  /* wrong user or password (reply came after the throttle delay):
+			     * SMTP 535 5.7.8, IMAP NO [AUTHENTICATIONFAILED], POP3 -ERR [AUTH] */
+	AUTH_LOGIN_BLOCKED, /* too many failures from this address, credentials not checked:
+			     * SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], POP3 -ERR [AUTH] */
+	AUTH_LOGIN_TEMPFAIL /* store error or verification queue full:
+			     * SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], POP3 -ERR [SYS/TEMP] */
 };
 
 /* Finds a user. Returns 1 and sets *canonical_r (the address the session
@@ -70,8 +70,7 @@ struct auth_login_req *auth_login_password(struct auth_login_ctx *ctx, const str
 
 /* SCRAM: true (with *retry_after_ms_r if not NULL) when addr is blocked
  * right now; the engine then fails the command without starting SASL. */
-bool auth_login_blocked(struct auth_login_ctx *ctx, const struct sockaddr *addr,
-			uint64_t *retry_after_ms_r);
+bool auth_login_blocked(struct auth_login_ctx *ctx, const struct sockaddr *addr, uint64_t *retry_after_ms_r);
 
 /* SCRAM: looks up username and returns its stored SCRAM secrets (a new
  * string, free() it) in *secrets_r, or NULL for an unknown user or one
@@ -84,9 +83,8 @@ int auth_login_scram_lookup(struct auth_login_ctx *ctx, const char *username, ch
  * and calls cb with AUTH_LOGIN_OK (user = canonical, may be NULL) at once,
  * asynchronously, or with AUTH_LOGIN_FAILED after the throttle delay.
  * Never NULL. */
-struct auth_login_req *auth_login_report(struct auth_login_ctx *ctx, const struct sockaddr *addr,
-					 bool ok, const char *canonical, auth_login_callback_t *cb,
-					 void *context);
+struct auth_login_req *auth_login_report(struct auth_login_ctx *ctx, const struct sockaddr *addr, bool ok,
+					 const char *canonical, auth_login_callback_t *cb, void *context);
 
 /* Cancels a request whose callback has not run (the session is closing).
  * Sets *req to NULL; NULL is fine. */

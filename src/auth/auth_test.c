@@ -53,8 +53,7 @@ TEST(hash_schemes)
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		char *h = NULL;
 		const char *err = NULL;
-		CHECK_INT(hash_password_create_scheme("pässword 1", cases[i].prefix, cases[i].cost, &h,
-						      &err),
+		CHECK_INT(hash_password_create_scheme("pässword 1", cases[i].prefix, cases[i].cost, &h, &err),
 			  0);
 		if (h == NULL)
 			continue;
@@ -87,54 +86,54 @@ TEST(hash_is_supported)
 		const char *hash;
 		bool ok;
 	} cases[] = {
-		{"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", true},
-		{"$y$j75$1NSNXJrF//NNL2nhalW1Q0$O99gbHqISMupTHuY70YNcHEB2ONowQuMyCmo/D1uiU4", true},
-		/* digest one character short / long, salt missing, bad characters */
-		{"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2Y", false},
-		{"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YAx", false},
-		{"$y$j9T$$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
-		{"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2Y!", false},
-		/* N = 2^31 (index 'y' = 60 > 47: multi-character, refused), and 2^25 * r=32 */
-		{"$y$jyT$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
-		{"$y$jNT$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
-		/* extra parameters (p, t, ...) */
-		{"$y$j9T5$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
-		{"$2b$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", true},
-		{"$2y$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", true},
-		{"$2x$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", false},
-		{"$2b$31$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", false},
-		{"$2b$03$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", false},
-		{"$2b$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qo", false},
-		{"$2b$5$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa0", false},
-		{"$6$hXGMDkfRbYQAM2j1$pLnIWhL/QzrAGugRoyLcR5IxEeMul6Tg16v/bik2hrbaZ2qK9ptBUUEyHF0oq6MpOGZQcab"
-		 "unAHc2W1mrQ2vq0",
-		 true},
-		{"$6$rounds=1000$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj4S"
-		 "VEtjCnCAwaFY0V0",
-		 true},
-		{"$6$rounds=999999999$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHY"
-		 "xXj4SVEtjCnCAwaFY0V0",
-		 false},
-		{"$6$rounds=01000$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj4"
-		 "SVEtjCnCAwaFY0V0",
-		 false},
-		{"$6$rounds=$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj4SVEtj"
-		 "CnCAwaFY0V0",
-		 false},
-		{"$6$abcdefghijklmnopq$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj"
-		 "4SVEtjCnCAwaFY0V0",
-		 false},
-		{"$6$abc$short", false},
-		{"$5$abc$2dEhyXCW0VTYtSw9QuojxVqZT2PnKB8Gk5D2Z5dsqW7", false},
-		{"$1$abc$Kb85XxsXB.VXinPhbS4431", false},
-		{"gaxDyoamrjlO6", false}, /* DES: libcrypt would accept it */
-		{"", false},
-		{"$", false},
-		{"$y$", false},
-		{"$2b$", false},
-		{"$6$", false},
-		{"*", false},
-		{"!", false},
+	    {"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", true},
+	    {"$y$j75$1NSNXJrF//NNL2nhalW1Q0$O99gbHqISMupTHuY70YNcHEB2ONowQuMyCmo/D1uiU4", true},
+	    /* digest one character short / long, salt missing, bad characters */
+	    {"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2Y", false},
+	    {"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YAx", false},
+	    {"$y$j9T$$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
+	    {"$y$j9T$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2Y!", false},
+	    /* N = 2^31 (index 'y' = 60 > 47: multi-character, refused), and 2^25 * r=32 */
+	    {"$y$jyT$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
+	    {"$y$jNT$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
+	    /* extra parameters (p, t, ...) */
+	    {"$y$j9T5$VoSTO9hjSA4AWn.D30jA10$VzTdCdVnMhhgcbGjyWqsR9SJdzNa3lXLRMcLpP7G2YA", false},
+	    {"$2b$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", true},
+	    {"$2y$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", true},
+	    {"$2x$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", false},
+	    {"$2b$31$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", false},
+	    {"$2b$03$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa", false},
+	    {"$2b$05$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qo", false},
+	    {"$2b$5$nRlZAUv7gk8O8duhYh7cv.i/TlsjHcpuQVLaf39s8N/k6ba048Qoa0", false},
+	    {"$6$hXGMDkfRbYQAM2j1$pLnIWhL/QzrAGugRoyLcR5IxEeMul6Tg16v/bik2hrbaZ2qK9ptBUUEyHF0oq6MpOGZQcab"
+	     "unAHc2W1mrQ2vq0",
+	     true},
+	    {"$6$rounds=1000$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj4S"
+	     "VEtjCnCAwaFY0V0",
+	     true},
+	    {"$6$rounds=999999999$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHY"
+	     "xXj4SVEtjCnCAwaFY0V0",
+	     false},
+	    {"$6$rounds=01000$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj4"
+	     "SVEtjCnCAwaFY0V0",
+	     false},
+	    {"$6$rounds=$abc$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj4SVEtj"
+	     "CnCAwaFY0V0",
+	     false},
+	    {"$6$abcdefghijklmnopq$yxe0KSjmoHd8rpohJgwvF5lnIQ/9t.klcz24a1cca3nWm.PLUmhXgcGgKWCoRFHRHYxXj"
+	     "4SVEtjCnCAwaFY0V0",
+	     false},
+	    {"$6$abc$short", false},
+	    {"$5$abc$2dEhyXCW0VTYtSw9QuojxVqZT2PnKB8Gk5D2Z5dsqW7", false},
+	    {"$1$abc$Kb85XxsXB.VXinPhbS4431", false},
+	    {"gaxDyoamrjlO6", false}, /* DES: libcrypt would accept it */
+	    {"", false},
+	    {"$", false},
+	    {"$y$", false},
+	    {"$2b$", false},
+	    {"$6$", false},
+	    {"*", false},
+	    {"!", false},
 	};
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		if (hash_password_is_supported(cases[i].hash) != cases[i].ok) {
@@ -183,10 +182,19 @@ TEST(auth_names)
 		const char *s;
 		bool ok;
 	} cases[] = {
-		{"alice@example.test", true}, {"jörg@example.test", true}, {"日本@例え.jp", true},
-		{"", false}, {"a\tb", false}, {"a\x7f", false}, {"a\xc2\x85z", false} /* NEL */,
-		{"\xc3\x28", false}, {"\xc0\xaf", false} /* overlong */, {"\xed\xa0\x80", false},
-		{"\xf4\x90\x80\x80", false}, {"a\xe2\x82", false}, {"\xff", false},
+	    {"alice@example.test", true},
+	    {"jörg@example.test", true},
+	    {"日本@例え.jp", true},
+	    {"", false},
+	    {"a\tb", false},
+	    {"a\x7f", false},
+	    {"a\xc2\x85z", false} /* NEL */,
+	    {"\xc3\x28", false},
+	    {"\xc0\xaf", false} /* overlong */,
+	    {"\xed\xa0\x80", false},
+	    {"\xf4\x90\x80\x80", false},
+	    {"a\xe2\x82", false},
+	    {"\xff", false},
 	};
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		test_checks++;
@@ -205,15 +213,15 @@ TEST(auth_names)
 /* ---- scram --------------------------------------------------------------- */
 
 /* RFC 7677, section 3. */
-#define R7677_SECRETS                                                                      \
-	"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"      \
+#define R7677_SECRETS                                                                                        \
+	"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"                        \
 	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
 #define R7677_CLIENT_FIRST "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
 #define R7677_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define R7677_SERVER_FIRST \
+#define R7677_SERVER_FIRST                                                                                   \
 	"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define R7677_CLIENT_FINAL                                          \
-	"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0," \
+#define R7677_CLIENT_FINAL                                                                                   \
+	"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"                                       \
 	"p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define R7677_SERVER_FINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
@@ -226,8 +234,7 @@ TEST(scram_secrets)
 	struct buf salt;
 	buf_init(&salt, 64);
 	CHECK_INT(base64_decode(&salt, "W22ZaJ0SNY7soEsUEjb6gQ==", 24), 0);
-	CHECK_INT(scram_secrets_derive("pencil", (const uint8_t *)salt.data, salt.len, 4096, &sec, &err),
-		  0);
+	CHECK_INT(scram_secrets_derive("pencil", (const uint8_t *)salt.data, salt.len, 4096, &sec, &err), 0);
 	CHECK_INT(scram_secrets_format(&sec, &b), 0);
 	CHECK_STR(buf_cstr(&b), R7677_SECRETS);
 	buf_free(&salt);
@@ -246,22 +253,22 @@ TEST(scram_secrets)
 	CHECK_INT(scram_secrets_create("pw", SCRAM_ITERATIONS_MAX + 1, &s, &err), -1);
 
 	static const char *const bad[] = {
-		"",
-		"4096",
-		"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
-		R7677_SECRETS ",x",
-		"0,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
-		"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"-1,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
-		"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"4096,,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
-		"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"4096,W22ZaJ0SNY7soEsUEjb6gQ=,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
-		"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT,"
-		"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
-		"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
-		"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=AAAA",
+	    "",
+	    "4096",
+	    "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=",
+	    R7677_SECRETS ",x",
+	    "0,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "-1,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "4096,,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "4096,W22ZaJ0SNY7soEsUEjb6gQ=,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT,"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=",
+	    "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"
+	    "wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=AAAA",
 	};
 	for (size_t i = 0; i < N_ELEMS(bad); i++) {
 		test_checks++;
@@ -274,8 +281,7 @@ TEST(scram_secrets)
 }
 
 /* Runs client-first with a fixed nonce and server-first; returns the server. */
-static struct scram_server *scram_begin(const char *client_first, const char *secrets,
-					struct buf *out)
+static struct scram_server *scram_begin(const char *client_first, const char *secrets, struct buf *out)
 {
 	struct scram_server *s = scram_server_new();
 	scram_server_set_nonce(s, R7677_SNONCE);
@@ -324,40 +330,40 @@ TEST(scram_client_first_table)
 		int ret;
 		const char *user, *authzid, *gs2;
 	} cases[] = {
-		{"n,,n=user,r=abc", 0, "user", "", "n,,"},
-		{"y,,n=user,r=abc", 0, "user", "", "y,,"},
-		{"n,a=user,n=user,r=abc", 0, "user", "user", "n,a=user,"},
-		{"n,,n=us=2Cer=3D,r=abc", 0, "us,er=", "", "n,,"},
-		{"n,,n=user,r=abc,x=ext,y=more", 0, "user", "", "n,,"},
-		{"n,,n=j\xc3\xb6rg,r=!\"#$%&'()*+-./~", 0, "j\xc3\xb6rg", "", "n,,"},
-		{"p=tls-unique,,n=user,r=abc", -1, NULL, NULL, NULL},
-		{"p,,n=user,r=abc", -1, NULL, NULL, NULL},
-		{"x,,n=user,r=abc", -1, NULL, NULL, NULL},
-		{"n,n=user,r=abc", -1, NULL, NULL, NULL},
-		{"n,,m=ext,n=user,r=abc", -1, NULL, NULL, NULL},
-		{"n,,n=,r=abc", -1, NULL, NULL, NULL},
-		{"n,,n=us=er,r=abc", -1, NULL, NULL, NULL},
-		{"n,,n=us=2c,r=abc", -1, NULL, NULL, NULL},
-		{"n,,n=user=2,r=abc", -1, NULL, NULL, NULL},
-		{"n,,n=user", -1, NULL, NULL, NULL},
-		{"n,,n=user,", -1, NULL, NULL, NULL},
-		{"n,,n=user,r=", -1, NULL, NULL, NULL},
-		{"n,,n=user,r=a b", -1, NULL, NULL, NULL},
-		{"n,,n=user,r=abc,", -1, NULL, NULL, NULL},
-		{"n,,n=user,r=abc,1=x", -1, NULL, NULL, NULL},
-		{"n,,n=user,r=abc,x=", -1, NULL, NULL, NULL},
-		{"n,,n=user,r=abc,x", -1, NULL, NULL, NULL},
-		{"n,,r=abc,n=user", -1, NULL, NULL, NULL},
-		{"n,,n=us\ter,r=abc", -1, NULL, NULL, NULL},
-		{"n,,n=us\xff,r=abc", -1, NULL, NULL, NULL},
-		{"n,a=,n=user,r=abc", -1, NULL, NULL, NULL},
-		{"", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=abc", 0, "user", "", "n,,"},
+	    {"y,,n=user,r=abc", 0, "user", "", "y,,"},
+	    {"n,a=user,n=user,r=abc", 0, "user", "user", "n,a=user,"},
+	    {"n,,n=us=2Cer=3D,r=abc", 0, "us,er=", "", "n,,"},
+	    {"n,,n=user,r=abc,x=ext,y=more", 0, "user", "", "n,,"},
+	    {"n,,n=j\xc3\xb6rg,r=!\"#$%&'()*+-./~", 0, "j\xc3\xb6rg", "", "n,,"},
+	    {"p=tls-unique,,n=user,r=abc", -1, NULL, NULL, NULL},
+	    {"p,,n=user,r=abc", -1, NULL, NULL, NULL},
+	    {"x,,n=user,r=abc", -1, NULL, NULL, NULL},
+	    {"n,n=user,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,m=ext,n=user,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,n=,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,n=us=er,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,n=us=2c,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,n=user=2,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,n=user", -1, NULL, NULL, NULL},
+	    {"n,,n=user,", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=a b", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=abc,", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=abc,1=x", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=abc,x=", -1, NULL, NULL, NULL},
+	    {"n,,n=user,r=abc,x", -1, NULL, NULL, NULL},
+	    {"n,,r=abc,n=user", -1, NULL, NULL, NULL},
+	    {"n,,n=us\ter,r=abc", -1, NULL, NULL, NULL},
+	    {"n,,n=us\xff,r=abc", -1, NULL, NULL, NULL},
+	    {"n,a=,n=user,r=abc", -1, NULL, NULL, NULL},
+	    {"", -1, NULL, NULL, NULL},
 	};
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		struct scram_server *s = scram_server_new();
 		const char *err = NULL;
-		int r = scram_server_client_first(s, (const uint8_t *)cases[i].msg, strlen(cases[i].msg),
-						  &err);
+		int r =
+		    scram_server_client_first(s, (const uint8_t *)cases[i].msg, strlen(cases[i].msg), &err);
 		test_checks++;
 		if (r != cases[i].ret) {
 			test_failures++;
@@ -396,31 +402,31 @@ TEST(scram_client_final_table)
 		const char *msg;
 		int ret;
 	} cases[] = {
-		{R7677_CLIENT_FINAL, 1},
-		/* an extension before the proof is fine */
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,x=y,"
-		 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		 0 /* well-formed, but the proof covers the message without x=y */},
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-		 "p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		 0},
-		{"c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-		 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		 -1 /* "y,," echoed for "n,," */},
-		{"c=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-		 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		 -1},
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -1},
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", -1},
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=", -1},
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapW", -1},
-		{"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-		 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=y",
-		 -1},
-		{"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,c=biws,"
-		 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
-		 -1},
-		{"", -1},
+	    {R7677_CLIENT_FINAL, 1},
+	    /* an extension before the proof is fine */
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,x=y,"
+	     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	     0 /* well-formed, but the proof covers the message without x=y */},
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	     "p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	     0},
+	    {"c=eSws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	     -1 /* "y,," echoed for "n,," */},
+	    {"c=,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	     -1},
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -1},
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", -1},
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=", -1},
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapW", -1},
+	    {"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+	     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=y",
+	     -1},
+	    {"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,c=biws,"
+	     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+	     -1},
+	    {"", -1},
 	};
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
 		struct buf out;
@@ -577,19 +583,19 @@ TEST(sasl_plain_table)
 		const char *authzid, *authcid, *passwd;
 	} cases[] = {
 #define C(s) s, sizeof(s) - 1
-		{C("\0user\0pencil"), 0, "", "user", "pencil"},
-		{C("user\0user\0pencil"), 0, "user", "user", "pencil"},
-		{C("admin\0user\0p w"), 0, "admin", "user", "p w"},
-		{C("\0j\xc3\xb6rg\0p\xc3\xa4ss"), 0, "", "j\xc3\xb6rg", "p\xc3\xa4ss"},
-		{C("\0user\0"), -1, NULL, NULL, NULL},
-		{C("\0\0pencil"), -1, NULL, NULL, NULL},
-		{C("\0user"), -1, NULL, NULL, NULL},
-		{C("userpencil"), -1, NULL, NULL, NULL},
-		{C("\0user\0pen\0cil"), -1, NULL, NULL, NULL},
-		{C("\0us\ter\0pencil"), -1, NULL, NULL, NULL},
-		{C("a\x01\0user\0pencil"), -1, NULL, NULL, NULL},
-		{C("\0\xff\0pencil"), -1, NULL, NULL, NULL},
-		{C(""), -1, NULL, NULL, NULL},
+	    {C("\0user\0pencil"), 0, "", "user", "pencil"},
+	    {C("user\0user\0pencil"), 0, "user", "user", "pencil"},
+	    {C("admin\0user\0p w"), 0, "admin", "user", "p w"},
+	    {C("\0j\xc3\xb6rg\0p\xc3\xa4ss"), 0, "", "j\xc3\xb6rg", "p\xc3\xa4ss"},
+	    {C("\0user\0"), -1, NULL, NULL, NULL},
+	    {C("\0\0pencil"), -1, NULL, NULL, NULL},
+	    {C("\0user"), -1, NULL, NULL, NULL},
+	    {C("userpencil"), -1, NULL, NULL, NULL},
+	    {C("\0user\0pen\0cil"), -1, NULL, NULL, NULL},
+	    {C("\0us\ter\0pencil"), -1, NULL, NULL, NULL},
+	    {C("a\x01\0user\0pencil"), -1, NULL, NULL, NULL},
+	    {C("\0\xff\0pencil"), -1, NULL, NULL, NULL},
+	    {C(""), -1, NULL, NULL, NULL},
 #undef C
 	};
 	for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -654,14 +660,13 @@ static void plain_both_ways(const char *msg, size_t len, enum sasl_status want, 
 
 TEST(sasl_plain_flows)
 {
-	plain_both_ways("\0alice@example.test\0secret", 26, SASL_STATUS_CHECK_PASSWORD,
+	plain_both_ways("\0alice@example.test\0secret", 26, SASL_STATUS_CHECK_PASSWORD, "alice@example.test",
+			"secret");
+	plain_both_ways("alice@example.test\0alice@example.test\0secret", 44, SASL_STATUS_CHECK_PASSWORD,
 			"alice@example.test", "secret");
-	plain_both_ways("alice@example.test\0alice@example.test\0secret", 44,
-			SASL_STATUS_CHECK_PASSWORD, "alice@example.test", "secret");
-	plain_both_ways("Alice@Example.TEST\0alice@example.test\0secret", 44,
-			SASL_STATUS_CHECK_PASSWORD, "alice@example.test", "secret");
-	plain_both_ways("bob@example.test\0alice@example.test\0secret", 42, SASL_STATUS_FAILED,
-			NULL, NULL);
+	plain_both_ways("Alice@Example.TEST\0alice@example.test\0secret", 44, SASL_STATUS_CHECK_PASSWORD,
+			"alice@example.test", "secret");
+	plain_both_ways("bob@example.test\0alice@example.test\0secret", 42, SASL_STATUS_FAILED, NULL, NULL);
 	plain_both_ways("\0alice\0", 7, SASL_STATUS_MALFORMED, NULL, NULL);
 	plain_both_ways("alice", 5, SASL_STATUS_MALFORMED, NULL, NULL);
 	plain_both_ways("", 0, SASL_STATUS_MALFORMED, NULL, NULL);
@@ -807,22 +812,19 @@ static void scram_flow(bool with_ir, const char *secrets, const char *client_fin
 
 TEST(sasl_scram_flows)
 {
-	scram_flow(true, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE, "",
-		   SASL_STATUS_SUCCESS);
-	scram_flow(false, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE, "=",
-		   SASL_STATUS_SUCCESS);
+	scram_flow(true, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE, "", SASL_STATUS_SUCCESS);
+	scram_flow(false, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE, "=", SASL_STATUS_SUCCESS);
 	scram_flow(false, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE, "*",
 		   SASL_STATUS_CANCELLED);
-	scram_flow(false, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE, "eA==",
-		   SASL_STATUS_MALFORMED);
+	scram_flow(false, R7677_SECRETS, R7677_CLIENT_FINAL, SASL_STATUS_CHALLENGE,
+		   "eA==", SASL_STATUS_MALFORMED);
 	/* Wrong password: the proof of another password. */
 	const char *wrong = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
 			    "p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 	scram_flow(true, R7677_SECRETS, wrong, SASL_STATUS_FAILED, "", SASL_STATUS_FAILED);
 	/* Unknown user, malformed stored secrets: the exchange goes on, then fails. */
 	scram_flow(true, NULL, R7677_CLIENT_FINAL, SASL_STATUS_FAILED, "", SASL_STATUS_FAILED);
-	scram_flow(true, "4096,broken", R7677_CLIENT_FINAL, SASL_STATUS_FAILED, "",
-		   SASL_STATUS_FAILED);
+	scram_flow(true, "4096,broken", R7677_CLIENT_FINAL, SASL_STATUS_FAILED, "", SASL_STATUS_FAILED);
 	/* Secrets of another password. */
 	char *other = NULL;
 	const char *err;
@@ -1105,8 +1107,8 @@ TEST(verify_pool_concurrent)
 		int u = i % USERS;
 		bool right = (i / USERS) % 2 == 0;
 		cases[i].want = right ? 1 : 0;
-		struct verify_job *j = verify_pool_submit(p, right ? pw[u] : "wrong", hash[u], vp_cb,
-							  &cases[i], &err);
+		struct verify_job *j =
+		    verify_pool_submit(p, right ? pw[u] : "wrong", hash[u], vp_cb, &cases[i], &err);
 		CHECK(j != NULL);
 		vp_outstanding++;
 	}
@@ -1270,8 +1272,8 @@ TEST(verify_pool_limits_and_free)
 static char *al_hash_alice;
 static int al_lookup_fail;
 
-static int al_lookup(void *lctx, const char *username, char **canonical_r, char **hash_r,
-		     char **scram_r, const char **error_r)
+static int al_lookup(void *lctx, const char *username, char **canonical_r, char **hash_r, char **scram_r,
+		     const char **error_r)
 {
 	(void)lctx;
 	*canonical_r = *hash_r = *scram_r = NULL;
@@ -1386,7 +1388,7 @@ TEST(auth_login_flows)
 	/* Cancel: pending verification and pending delayed failure. */
 	struct al_case c1 = {0}, c2 = {0};
 	struct auth_login_req *q1 =
-		auth_login_password(ctx, SA(b), "alice@example.test", "secret", al_cb, &c1);
+	    auth_login_password(ctx, SA(b), "alice@example.test", "secret", al_cb, &c1);
 	struct auth_login_req *q2 = auth_login_report(ctx, SA(b), false, NULL, al_cb, &c2);
 	auth_login_cancel(&q1);
 	auth_login_cancel(&q2);

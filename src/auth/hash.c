@@ -121,8 +121,7 @@ bool hash_password_is_supported(const char *hash)
 		return false;
 	if (strncmp(hash, "$y$", 3) == 0)
 		return yescrypt_ok(hash);
-	if (strncmp(hash, "$2b$", 4) == 0 || strncmp(hash, "$2y$", 4) == 0 ||
-	    strncmp(hash, "$2a$", 4) == 0)
+	if (strncmp(hash, "$2b$", 4) == 0 || strncmp(hash, "$2y$", 4) == 0 || strncmp(hash, "$2a$", 4) == 0)
 		return bcrypt_ok(hash);
 	if (strncmp(hash, "$6$", 3) == 0)
 		return sha512_ok(hash);
@@ -139,8 +138,8 @@ static bool prefix_allowed(const char *prefix)
 	return false;
 }
 
-int hash_password_create_scheme(const char *password, const char *prefix, unsigned long cost,
-				char **hash_r, const char **error_r)
+int hash_password_create_scheme(const char *password, const char *prefix, unsigned long cost, char **hash_r,
+				const char **error_r)
 {
 	*hash_r = NULL;
 	if (!prefix_allowed(prefix)) {

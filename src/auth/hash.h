@@ -33,8 +33,8 @@ int hash_password_create(const char *password, char **hash_r, const char **error
  * passed to crypt_gensalt (yescrypt 1..11, bcrypt 4..31 (log2 rounds),
  * sha512-crypt 1000..999999999 rounds). For tests and `posthorn user` options;
  * other prefixes are refused. */
-int hash_password_create_scheme(const char *password, const char *prefix, unsigned long cost,
-				char **hash_r, const char **error_r);
+int hash_password_create_scheme(const char *password, const char *prefix, unsigned long cost, char **hash_r,
+				const char **error_r);
 
 /* Checks password against hash. Returns 1 when it matches, 0 when it does
  * not (including an empty or over-long password), -1 with *error_r set when

@@ -26,10 +26,10 @@ enum sasl_state {
 	SASL_STATE_PLAIN_RESPONSE, /* empty challenge sent, waiting for the message */
 	SASL_STATE_LOGIN_USERNAME, /* "Username:" sent */
 	SASL_STATE_LOGIN_PASSWORD, /* "Password:" sent */
-	SASL_STATE_SCRAM_FIRST,    /* empty challenge sent, waiting for client-first */
+	SASL_STATE_SCRAM_FIRST,	   /* empty challenge sent, waiting for client-first */
 	SASL_STATE_SCRAM_SECRETS,  /* waiting for the engine's sasl_scram_secrets() */
-	SASL_STATE_SCRAM_FINAL,    /* server-first sent, waiting for client-final */
-	SASL_STATE_SCRAM_ACK,      /* server-final sent, waiting for an empty line */
+	SASL_STATE_SCRAM_FINAL,	   /* server-first sent, waiting for client-final */
+	SASL_STATE_SCRAM_ACK,	   /* server-final sent, waiting for an empty line */
 	SASL_STATE_DONE
 };
 
@@ -51,9 +51,9 @@ static const struct {
 	enum sasl_mech mech;
 	const char *name;
 } mechs[] = {
-	{SASL_MECH_PLAIN, "PLAIN"},
-	{SASL_MECH_LOGIN, "LOGIN"},
-	{SASL_MECH_SCRAM_SHA_256, "SCRAM-SHA-256"},
+    {SASL_MECH_PLAIN, "PLAIN"},
+    {SASL_MECH_LOGIN, "LOGIN"},
+    {SASL_MECH_SCRAM_SHA_256, "SCRAM-SHA-256"},
 };
 
 int sasl_mech_parse(const char *name, enum sasl_mech *mech_r)
@@ -174,8 +174,7 @@ void sasl_scram_set_nonce(struct sasl *s, const char *nonce)
 }
 
 /* Ends the exchange with status st. */
-static enum sasl_status finish(struct sasl *s, enum sasl_status st, const char **error_r,
-			       const char *error)
+static enum sasl_status finish(struct sasl *s, enum sasl_status st, const char **error_r, const char *error)
 {
 	s->state = SASL_STATE_DONE;
 	buf_wipe(&s->decoded);
@@ -198,8 +197,8 @@ static enum sasl_status challenge(struct sasl *s, enum sasl_state next, const ch
 }
 
 /* Challenge with raw bytes, base64-encoded here. */
-static enum sasl_status challenge_raw(struct sasl *s, enum sasl_state next, const void *p,
-				      size_t n, const char **challenge_r)
+static enum sasl_status challenge_raw(struct sasl *s, enum sasl_state next, const void *p, size_t n,
+				      const char **challenge_r)
 {
 	buf_reset(&s->challenge);
 	if (base64_encode(&s->challenge, p, n) < 0)
@@ -265,8 +264,7 @@ static enum sasl_status plain_message(struct sasl *s, const char **error_r)
 	return finish(s, SASL_STATUS_CHECK_PASSWORD, error_r, NULL);
 }
 
-static enum sasl_status login_username(struct sasl *s, const char **challenge_r,
-				       const char **error_r)
+static enum sasl_status login_username(struct sasl *s, const char **challenge_r, const char **error_r)
 {
 	if (!auth_name_valid(s->decoded.data, s->decoded.len) ||
 	    buf_append(&s->username, s->decoded.data, s->decoded.len) < 0)
@@ -289,8 +287,7 @@ static enum sasl_status scram_first(struct sasl *s, const char **error_r)
 	const char *err;
 	if (s->scram == NULL)
 		s->scram = scram_server_new();
-	if (scram_server_client_first(s->scram, (const uint8_t *)s->decoded.data, s->decoded.len,
-				      &err) < 0)
+	if (scram_server_client_first(s->scram, (const uint8_t *)s->decoded.data, s->decoded.len, &err) < 0)
 		return finish(s, SASL_STATUS_MALFORMED, error_r, err);
 	const char *user = scram_server_username(s->scram);
 	const char *authz = scram_server_authzid(s->scram);
@@ -304,14 +301,13 @@ static enum sasl_status scram_first(struct sasl *s, const char **error_r)
 	return SASL_STATUS_NEED_SCRAM_SECRETS;
 }
 
-static enum sasl_status scram_final(struct sasl *s, const char **challenge_r,
-				    const char **error_r)
+static enum sasl_status scram_final(struct sasl *s, const char **challenge_r, const char **error_r)
 {
 	const char *err;
 	struct buf out;
 	buf_init(&out, SCRAM_MESSAGE_MAX);
-	int r = scram_server_client_final(s->scram, (const uint8_t *)s->decoded.data,
-					  s->decoded.len, &out, &err);
+	int r =
+	    scram_server_client_final(s->scram, (const uint8_t *)s->decoded.data, s->decoded.len, &out, &err);
 	enum sasl_status st;
 	if (r < 0)
 		st = finish(s, SASL_STATUS_MALFORMED, error_r, err);
@@ -351,8 +347,8 @@ static enum sasl_status step(struct sasl *s, const char **challenge_r, const cha
 	sasl_bug(s, "step");
 }
 
-enum sasl_status sasl_start(struct sasl *s, const char *ir, size_t ir_len,
-			    const char **challenge_r, const char **error_r)
+enum sasl_status sasl_start(struct sasl *s, const char *ir, size_t ir_len, const char **challenge_r,
+			    const char **error_r)
 {
 	if (s->state != SASL_STATE_NEW)
 		sasl_bug(s, "sasl_start");
@@ -384,11 +380,10 @@ enum sasl_status sasl_start(struct sasl *s, const char *ir, size_t ir_len,
 	return step(s, challenge_r, error_r);
 }
 
-enum sasl_status sasl_continue(struct sasl *s, const char *line, size_t len,
-			       const char **challenge_r, const char **error_r)
+enum sasl_status sasl_continue(struct sasl *s, const char *line, size_t len, const char **challenge_r,
+			       const char **error_r)
 {
-	if (s->state == SASL_STATE_NEW || s->state == SASL_STATE_SCRAM_SECRETS ||
-	    s->state == SASL_STATE_DONE)
+	if (s->state == SASL_STATE_NEW || s->state == SASL_STATE_SCRAM_SECRETS || s->state == SASL_STATE_DONE)
 		sasl_bug(s, "sasl_continue");
 	if (len == 1 && line[0] == '*')
 		return finish(s, SASL_STATUS_CANCELLED, error_r, "authentication cancelled by the client");
@@ -398,8 +393,8 @@ enum sasl_status sasl_continue(struct sasl *s, const char *line, size_t len,
 	return step(s, challenge_r, error_r);
 }
 
-enum sasl_status sasl_scram_secrets(struct sasl *s, const char *secrets,
-				    const char **challenge_r, const char **error_r)
+enum sasl_status sasl_scram_secrets(struct sasl *s, const char *secrets, const char **challenge_r,
+				    const char **error_r)
 {
 	if (s->state != SASL_STATE_SCRAM_SECRETS)
 		sasl_bug(s, "sasl_scram_secrets");

@@ -53,13 +53,13 @@
 enum sasl_mech { SASL_MECH_PLAIN, SASL_MECH_LOGIN, SASL_MECH_SCRAM_SHA_256 };
 
 enum sasl_status {
-	SASL_STATUS_CHALLENGE,          /* send *challenge_r, feed the answer to sasl_continue() */
-	SASL_STATUS_CHECK_PASSWORD,     /* verify sasl_username() + sasl_password() */
+	SASL_STATUS_CHALLENGE,		/* send *challenge_r, feed the answer to sasl_continue() */
+	SASL_STATUS_CHECK_PASSWORD,	/* verify sasl_username() + sasl_password() */
 	SASL_STATUS_NEED_SCRAM_SECRETS, /* look up sasl_username(), call sasl_scram_secrets() */
-	SASL_STATUS_SUCCESS,            /* SCRAM: authenticated as sasl_username() */
-	SASL_STATUS_FAILED,             /* wrong credentials, authzid refused */
-	SASL_STATUS_MALFORMED,          /* bad base64, bad message syntax, too long */
-	SASL_STATUS_CANCELLED           /* the client sent "*" */
+	SASL_STATUS_SUCCESS,		/* SCRAM: authenticated as sasl_username() */
+	SASL_STATUS_FAILED,		/* wrong credentials, authzid refused */
+	SASL_STATUS_MALFORMED,		/* bad base64, bad message syntax, too long */
+	SASL_STATUS_CANCELLED		/* the client sent "*" */
 };
 
 /* Mechanism from its name ("PLAIN", "LOGIN", "SCRAM-SHA-256"; ASCII
@@ -79,20 +79,20 @@ void sasl_free(struct sasl **s);
  * SASL_STATUS_CHALLENGE *challenge_r is the base64 text to send (possibly
  * "", valid until the next call on s); on FAILED/MALFORMED *error_r says
  * why. */
-enum sasl_status sasl_start(struct sasl *s, const char *ir, size_t ir_len,
-			    const char **challenge_r, const char **error_r);
+enum sasl_status sasl_start(struct sasl *s, const char *ir, size_t ir_len, const char **challenge_r,
+			    const char **error_r);
 
 /* Feeds the client's answer to the last challenge: one line without its
  * CRLF, base64 text or "*". Same results as sasl_start(). */
-enum sasl_status sasl_continue(struct sasl *s, const char *line, size_t len,
-			       const char **challenge_r, const char **error_r);
+enum sasl_status sasl_continue(struct sasl *s, const char *line, size_t len, const char **challenge_r,
+			       const char **error_r);
 
 /* After SASL_STATUS_NEED_SCRAM_SECRETS: the user's stored SCRAM secrets
  * (scram.h format), or NULL for an unknown user or one without secrets. A
  * malformed string is treated like NULL (the CLI validates what it
  * stores). Returns SASL_STATUS_CHALLENGE with server-first. */
-enum sasl_status sasl_scram_secrets(struct sasl *s, const char *secrets,
-				    const char **challenge_r, const char **error_r);
+enum sasl_status sasl_scram_secrets(struct sasl *s, const char *secrets, const char **challenge_r,
+				    const char **error_r);
 
 /* The authentication identity, once known (CHECK_PASSWORD,
  * NEED_SCRAM_SECRETS, SUCCESS, and FAILED after SCRAM's first message);

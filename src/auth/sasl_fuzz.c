@@ -23,8 +23,8 @@
 #include "util/base64.h"
 #include "util/buf.h"
 
-#define R7677_SECRETS                                                                      \
-	"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"      \
+#define R7677_SECRETS                                                                                        \
+	"4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,"                        \
 	"wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
 #define R7677_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
 
@@ -71,8 +71,8 @@ static void fuzz_exchange(const uint8_t *p, size_t n)
 		return;
 	uint8_t flags = p[0];
 	p++, n--;
-	static const enum sasl_mech mechs[] = {SASL_MECH_PLAIN, SASL_MECH_LOGIN,
-					       SASL_MECH_SCRAM_SHA_256, SASL_MECH_SCRAM_SHA_256};
+	static const enum sasl_mech mechs[] = {SASL_MECH_PLAIN, SASL_MECH_LOGIN, SASL_MECH_SCRAM_SHA_256,
+					       SASL_MECH_SCRAM_SHA_256};
 	struct sasl *s = sasl_new(mechs[flags & 3]);
 	sasl_scram_set_nonce(s, R7677_SNONCE);
 	const char *ch = NULL, *err = NULL;

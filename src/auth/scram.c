@@ -25,25 +25,25 @@
 #include "util/strnum.h"
 
 #define SERVER_NONCE_BYTES 18 /* 24 base64 characters */
-#define NONCE_MAX 256         /* full nonce (client + server part) */
+#define NONCE_MAX 256	      /* full nonce (client + server part) */
 
 enum scram_state {
 	SCRAM_STATE_CLIENT_FIRST, /* waiting for client-first */
 	SCRAM_STATE_SERVER_FIRST, /* client-first parsed, secrets awaited */
 	SCRAM_STATE_CLIENT_FINAL, /* server-first sent */
-	SCRAM_STATE_DONE          /* finished, successfully or not */
+	SCRAM_STATE_DONE	  /* finished, successfully or not */
 };
 
 struct scram_server {
 	enum scram_state state;
 	bool unknown_user;
-	struct buf gs2_header;        /* "n,," / "y,a=x," exactly as sent */
+	struct buf gs2_header;	      /* "n,," / "y,a=x," exactly as sent */
 	struct buf client_first_bare; /* verbatim */
 	struct buf server_first;      /* verbatim */
-	struct buf nonce;             /* client nonce + server nonce */
-	struct buf username;          /* decoded */
-	struct buf authzid;           /* decoded, "" when absent */
-	struct buf fixed_nonce;       /* tests: server nonce part */
+	struct buf nonce;	      /* client nonce + server nonce */
+	struct buf username;	      /* decoded */
+	struct buf authzid;	      /* decoded, "" when absent */
+	struct buf fixed_nonce;	      /* tests: server nonce part */
 	struct scram_secrets sec;
 };
 
@@ -74,8 +74,8 @@ static bool nonce_char(unsigned char c)
 
 /* ---- Stored secrets ----------------------------------------------------- */
 
-int scram_secrets_derive(const char *password, const uint8_t *salt, size_t salt_len,
-			 uint32_t iterations, struct scram_secrets *out, const char **error_r)
+int scram_secrets_derive(const char *password, const uint8_t *salt, size_t salt_len, uint32_t iterations,
+			 struct scram_secrets *out, const char **error_r)
 {
 	size_t pw_len = strlen(password);
 	if (pw_len == 0) {
@@ -100,8 +100,8 @@ int scram_secrets_derive(const char *password, const uint8_t *salt, size_t salt_
 	memcpy(out->salt, salt, salt_len);
 
 	uint8_t salted[SCRAM_KEY_LEN], client_key[SCRAM_KEY_LEN];
-	if (PKCS5_PBKDF2_HMAC(password, (int)pw_len, salt, (int)salt_len, (int)iterations,
-			      EVP_sha256(), SCRAM_KEY_LEN, salted) != 1) {
+	if (PKCS5_PBKDF2_HMAC(password, (int)pw_len, salt, (int)salt_len, (int)iterations, EVP_sha256(),
+			      SCRAM_KEY_LEN, salted) != 1) {
 		*error_r = "PBKDF2 failed";
 		return -1;
 	}
@@ -123,8 +123,7 @@ int scram_secrets_format(const struct scram_secrets *sec, struct buf *out)
 	return 0;
 }
 
-int scram_secrets_create(const char *password, uint32_t iterations, char **secrets_r,
-			 const char **error_r)
+int scram_secrets_create(const char *password, uint32_t iterations, char **secrets_r, const char **error_r)
 {
 	*secrets_r = NULL;
 	uint8_t salt[SCRAM_SALT_LEN];
@@ -134,8 +133,7 @@ int scram_secrets_create(const char *password, uint32_t iterations, char **secre
 	}
 	struct scram_secrets sec;
 	if (scram_secrets_derive(password, salt, sizeof(salt),
-				 iterations ? iterations : SCRAM_ITERATIONS_DEFAULT, &sec,
-				 error_r) < 0)
+				 iterations ? iterations : SCRAM_ITERATIONS_DEFAULT, &sec, error_r) < 0)
 		return -1;
 	struct buf b;
 	buf_init(&b, 512);
@@ -369,8 +367,7 @@ static int fail(const char **error_r, const char *msg)
 	return -1;
 }
 
-int scram_server_client_first(struct scram_server *s, const uint8_t *msg, size_t len,
-			      const char **error_r)
+int scram_server_client_first(struct scram_server *s, const uint8_t *msg, size_t len, const char **error_r)
 {
 	if (s->state != SCRAM_STATE_CLIENT_FIRST)
 		return fail(error_r, "SCRAM: client-first-message out of turn");
@@ -461,8 +458,8 @@ int scram_server_first(struct scram_server *s, const struct scram_secrets *sec, 
 	return 0;
 }
 
-int scram_server_client_final(struct scram_server *s, const uint8_t *msg, size_t len,
-			      struct buf *out, const char **error_r)
+int scram_server_client_final(struct scram_server *s, const uint8_t *msg, size_t len, struct buf *out,
+			      const char **error_r)
 {
 	if (s->state != SCRAM_STATE_CLIENT_FINAL)
 		return fail(error_r, "SCRAM: client-final-message out of turn");
@@ -522,8 +519,7 @@ int scram_server_client_final(struct scram_server *s, const uint8_t *msg, size_t
 	struct buf am;
 	buf_init(&am, 3 * SCRAM_MESSAGE_MAX + 2);
 	if (buf_append(&am, s->client_first_bare.data, s->client_first_bare.len) < 0 ||
-	    buf_putc(&am, ',') < 0 ||
-	    buf_append(&am, s->server_first.data, s->server_first.len) < 0 ||
+	    buf_putc(&am, ',') < 0 || buf_append(&am, s->server_first.data, s->server_first.len) < 0 ||
 	    buf_putc(&am, ',') < 0 || buf_append(&am, msg, without_proof_len) < 0)
 		fatalx("scram: AuthMessage exceeds its bound"); /* cannot happen: parts are capped */
 

@@ -6,7 +6,8 @@
  *   ServerKey = HMAC(SaltedPassword, "Server Key")
  * and formats them as one printable string for users.scram_sha256:
  *   "<i>,<base64 salt>,<base64 StoredKey>,<base64 ServerKey>"
- * e.g. "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+ * e.g.
+ * "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
  * The password itself cannot be recovered from it, but like any SCRAM
  * secret it allows an offline dictionary attack (at PBKDF2 cost) and
  * impersonating the server: store it like a password hash.
@@ -36,12 +37,12 @@
 
 #include "util/buf.h"
 
-#define SCRAM_KEY_LEN 32            /* SHA-256 */
-#define SCRAM_SALT_LEN 16           /* salt length of new secrets */
-#define SCRAM_SALT_MAX 64           /* longest salt accepted in stored secrets */
+#define SCRAM_KEY_LEN 32	      /* SHA-256 */
+#define SCRAM_SALT_LEN 16	      /* salt length of new secrets */
+#define SCRAM_SALT_MAX 64	      /* longest salt accepted in stored secrets */
 #define SCRAM_ITERATIONS_DEFAULT 4096 /* RFC 7677's minimum; what Dovecot uses */
 #define SCRAM_ITERATIONS_MAX 10000000
-#define SCRAM_MESSAGE_MAX 4096      /* longest client message accepted */
+#define SCRAM_MESSAGE_MAX 4096 /* longest client message accepted */
 
 struct scram_secrets {
 	uint32_t iterations;
@@ -54,15 +55,14 @@ struct scram_secrets {
 /* Derives secrets from password with the given salt and iteration count
  * (1..SCRAM_ITERATIONS_MAX; salt_len 1..SCRAM_SALT_MAX). Returns 0, or -1
  * with *error_r. Takes time proportional to iterations. */
-int scram_secrets_derive(const char *password, const uint8_t *salt, size_t salt_len,
-			 uint32_t iterations, struct scram_secrets *out, const char **error_r);
+int scram_secrets_derive(const char *password, const uint8_t *salt, size_t salt_len, uint32_t iterations,
+			 struct scram_secrets *out, const char **error_r);
 
 /* Derives secrets with a random salt and formats them as the stored string
  * (see above). iterations 0 means SCRAM_ITERATIONS_DEFAULT. On success
  * *secrets_r is a new string (free() it). Returns 0, or -1 with *error_r
  * (empty or over-long password, bad iteration count). */
-int scram_secrets_create(const char *password, uint32_t iterations, char **secrets_r,
-			 const char **error_r);
+int scram_secrets_create(const char *password, uint32_t iterations, char **secrets_r, const char **error_r);
 
 /* Formats secrets as the stored string, appended to out. Returns 0, or -1
  * when out is full. */
@@ -91,8 +91,7 @@ void scram_server_set_nonce(struct scram_server *s, const char *nonce);
  * (channel binding, mandatory extensions). After success the username
  * (decoded from its =2C/=3D escapes, an auth_name_valid() name) and the
  * authzid ("" when absent) are available below. */
-int scram_server_client_first(struct scram_server *s, const uint8_t *msg, size_t len,
-			      const char **error_r);
+int scram_server_client_first(struct scram_server *s, const uint8_t *msg, size_t len, const char **error_r);
 /* Valid after a successful scram_server_client_first(), until free. */
 const char *scram_server_username(const struct scram_server *s);
 const char *scram_server_authzid(const struct scram_server *s);
@@ -109,7 +108,7 @@ int scram_server_first(struct scram_server *s, const struct scram_secrets *sec, 
  * message is well-formed but authentication failed (wrong password, unknown
  * user); -1 when it is malformed (bad channel-binding echo, nonce mismatch,
  * syntax), with *error_r set in both failure cases. */
-int scram_server_client_final(struct scram_server *s, const uint8_t *msg, size_t len,
-			      struct buf *out, const char **error_r);
+int scram_server_client_final(struct scram_server *s, const uint8_t *msg, size_t len, struct buf *out,
+			      const char **error_r);
 
 #endif

@@ -21,15 +21,15 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define KEY_LEN 16       /* family tag, then the (truncated) address, zero-padded */
+#define KEY_LEN 16	 /* family tag, then the (truncated) address, zero-padded */
 #define SWEEP_PER_CALL 4 /* expired entries dropped per call, at most */
 
 struct entry {
 	uint8_t key[KEY_LEN];
-	uint32_t failures;      /* in the current window */
-	uint64_t window_start;  /* time of the window's first failure */
-	uint64_t blocked_until; /* 0 = not blocked */
-	struct entry *hnext;    /* bucket chain */
+	uint32_t failures;	     /* in the current window */
+	uint64_t window_start;	     /* time of the window's first failure */
+	uint64_t blocked_until;	     /* 0 = not blocked */
+	struct entry *hnext;	     /* bucket chain */
 	struct entry *newer, *older; /* LRU list */
 };
 
@@ -75,12 +75,12 @@ static uint64_t load_le64(const uint8_t *p)
 	return v;
 }
 
-#define SIPROUND(v0, v1, v2, v3)                                                          \
-	do {                                                                              \
-		v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                 \
-		v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                    \
-		v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                    \
-		v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                 \
+#define SIPROUND(v0, v1, v2, v3)                                                                             \
+	do {                                                                                                 \
+		v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                    \
+		v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                       \
+		v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                       \
+		v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                    \
 	} while (0)
 
 static uint64_t siphash16(uint64_t k0, uint64_t k1, const uint8_t in[KEY_LEN])
@@ -252,8 +252,7 @@ static uint64_t delay_for(const struct throttle_settings *set, uint32_t failures
 	return d < set->delay_max_ms ? d : set->delay_max_ms;
 }
 
-int throttle_check(struct throttle *t, const struct sockaddr *sa, uint64_t now_ms,
-		   uint64_t *retry_after_ms_r)
+int throttle_check(struct throttle *t, const struct sockaddr *sa, uint64_t now_ms, uint64_t *retry_after_ms_r)
 {
 	uint8_t key[KEY_LEN];
 	if (!make_key(sa, key))

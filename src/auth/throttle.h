@@ -31,12 +31,12 @@
 struct sockaddr;
 
 struct throttle_settings {
-	uint32_t max_failures;   /* failures in window that block; 0 = never block (default 10) */
-	uint64_t window_ms;      /* default 10 min */
-	uint64_t block_ms;       /* default 10 min */
+	uint32_t max_failures;	 /* failures in window that block; 0 = never block (default 10) */
+	uint64_t window_ms;	 /* default 10 min */
+	uint64_t block_ms;	 /* default 10 min */
 	uint64_t delay_first_ms; /* delay after the first failure; 0 = no delays (default 500) */
-	uint64_t delay_max_ms;   /* cap of the delay (default 8000) */
-	size_t max_entries;      /* table bound (default 65536, at least 1) */
+	uint64_t delay_max_ms;	 /* cap of the delay (default 8000) */
+	size_t max_entries;	 /* table bound (default 65536, at least 1) */
 };
 
 /* Fills *set with the defaults above. */

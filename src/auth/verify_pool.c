@@ -51,9 +51,9 @@ struct work {
 	char *hash; /* NULL: use the pool's dummy hash */
 	int result;
 	const char *error;
-	struct work *qnext;                    /* todo or done queue (under mu) */
+	struct work *qnext;			    /* todo or done queue (under mu) */
 	struct work *inflight_prev, *inflight_next; /* loop thread */
-	struct verify_job *jobs;               /* loop thread */
+	struct verify_job *jobs;		    /* loop thread */
 };
 
 struct verify_job {
@@ -80,9 +80,9 @@ struct verify_pool {
 	pthread_cond_t cond;
 	struct work *todo_head, *todo_tail; /* mu */
 	struct work *done_head, *done_tail; /* mu */
-	bool notified;                      /* mu: a wake-up byte is on its way */
-	bool stopping;                      /* mu */
-	uint64_t hashed;                    /* mu */
+	bool notified;			    /* mu: a wake-up byte is on its way */
+	bool stopping;			    /* mu */
+	uint64_t hashed;		    /* mu */
 
 	/* Loop thread only. */
 	struct work *inflight;
@@ -194,8 +194,7 @@ static void inflight_remove(struct verify_pool *p, struct work *w)
 /* Calls the callback of every job in the list (unless cancelled) and frees
  * them. A callback may submit or cancel other jobs: each job's cancelled
  * flag is read just before its turn. */
-static void deliver_jobs(struct verify_pool *p, struct verify_job *list, int result,
-			 const char *error)
+static void deliver_jobs(struct verify_pool *p, struct verify_job *list, int result, const char *error)
 {
 	while (list != NULL) {
 		struct verify_job *j = list;
@@ -439,9 +438,8 @@ void verify_pool_free(struct verify_pool **pp)
 	*pp = NULL;
 }
 
-struct verify_job *verify_pool_submit(struct verify_pool *p, const char *password,
-				      const char *hash, verify_pool_callback_t *cb, void *context,
-				      const char **error_r)
+struct verify_job *verify_pool_submit(struct verify_pool *p, const char *password, const char *hash,
+				      verify_pool_callback_t *cb, void *context, const char **error_r)
 {
 	if (p->pending >= p->set.max_pending) {
 		*error_r = "too many password verifications pending";

@@ -36,11 +36,11 @@ struct verify_pool;
 struct verify_job;
 
 struct verify_pool_settings {
-	unsigned threads;     /* worker threads; 0 = number of online CPUs */
-	size_t max_pending;   /* queued + running verifications; default 1024 */
-	size_t cache_entries; /* 0 = default 4096; rounded up to a multiple of 4 */
+	unsigned threads;      /* worker threads; 0 = number of online CPUs */
+	size_t max_pending;    /* queued + running verifications; default 1024 */
+	size_t cache_entries;  /* 0 = default 4096; rounded up to a multiple of 4 */
 	uint64_t cache_ttl_ms; /* default 10 min */
-	int cache_disabled;   /* non-zero: never cache */
+	int cache_disabled;    /* non-zero: never cache */
 	/* Monotonic milliseconds, for tests; NULL = CLOCK_MONOTONIC. */
 	uint64_t (*clock_ms)(void);
 };
@@ -70,9 +70,8 @@ void verify_pool_free(struct verify_pool **p);
  * temporary failure: SMTP 454 4.7.0, IMAP NO [UNAVAILABLE], POP3 -ERR
  * [SYS/TEMP]). The callback runs exactly once, later, unless the job is
  * cancelled first. */
-struct verify_job *verify_pool_submit(struct verify_pool *p, const char *password,
-				      const char *hash, verify_pool_callback_t *cb, void *context,
-				      const char **error_r);
+struct verify_job *verify_pool_submit(struct verify_pool *p, const char *password, const char *hash,
+				      verify_pool_callback_t *cb, void *context, const char **error_r);
 
 /* Cancels a job whose callback has not run yet (e.g. its session is
  * closing): the callback will never be called. Sets *job to NULL; NULL is
@@ -85,7 +84,7 @@ struct verify_pool_stats {
 	uint64_t cache_hits; /* jobs answered from the cache */
 	uint64_t coalesced;  /* jobs that waited for an identical one */
 	uint64_t completed;  /* callbacks called */
-	size_t pending;      /* jobs not yet delivered */
+	size_t pending;	     /* jobs not yet delivered */
 };
 void verify_pool_get_stats(struct verify_pool *p, struct verify_pool_stats *st);
 
