@@ -123,13 +123,13 @@ static void raw_add(struct raw_list *l, const char *k, size_t kn, const char *v,
 		p++;
 		digits = true;
 	}
-	bool ext = false;
-	if (p < end && *p == '*') {
+	bool ext = !digits; /* "name*=": extended, not continued */
+	if (digits && p < end && *p == '*') {
 		ext = true;
 		p++;
 	}
-	if (p != end || (!digits && !ext))
-		return; /* "a*b" or "a*": not a piece */
+	if (p != end)
+		return; /* "a*b": not a piece */
 	r->base = xmemdup(k, (size_t)(star - k));
 	for (char *q = r->base; *q; q++)
 		if (*q >= 'A' && *q <= 'Z')

@@ -109,7 +109,7 @@ int rfc2047_decode(const char *s, size_t n, struct buf *out)
 	d.out = out;
 	d.has_pending = false;
 	d.charset[0] = '\0';
-	buf_init(&d.pending, out->max);
+	buf_init(&d.pending, n + 16); /* decoded words are never longer than the input */
 
 	size_t pos = 0, text_start = 0;
 	bool last_was_word = false;

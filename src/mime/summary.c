@@ -302,6 +302,16 @@ int mime_part_text(const struct mime_message *msg, const struct mime_part *part,
 
 /* ---- Summary ------------------------------------------------------------------- */
 
+/* A new string: (s, n) as valid UTF-8 (raw 8-bit bytes read as UTF-8 when
+ * valid, else as Windows-1252), capped. */
+static char *utf8_dup(const char *s, size_t n)
+{
+	struct buf b;
+	buf_init(&b, SUMMARY_FIELD_MAX);
+	(void)charset_to_utf8(NULL, s, n, &b);
+	return buf_steal(&b, NULL);
+}
+
 /* Appends "Name <addr>" / "addr" of one mailbox, the name decoded. */
 static void display_address(const struct mime_address *a, struct buf *out)
 {
@@ -333,11 +343,9 @@ static char *display_list(const struct mime_address *list, size_t count, size_t 
 	}
 	if (b.len > 0)
 		buf_truncate(&b, utf8_truncate(b.data, b.len));
-	struct buf clean;
-	buf_init(&clean, SUMMARY_FIELD_MAX);
-	(void)utf8_sanitize(buf_cstr(&b), b.len, &clean);
+	char *r = utf8_dup(buf_cstr(&b), b.len);
 	buf_free(&b);
-	return buf_steal(&clean, NULL);
+	return r;
 }
 
 static char *first_spec(const struct mime_address *list, size_t count)
@@ -347,7 +355,9 @@ static char *first_spec(const struct mime_address *list, size_t count)
 			struct buf b;
 			buf_init(&b, SUMMARY_FIELD_MAX);
 			(void)mime_address_append_spec(&list[i], &b);
-			return buf_steal(&b, NULL);
+			char *r = utf8_dup(buf_cstr(&b), b.len);
+			buf_free(&b);
+			return r;
 		}
 	}
 	return xstrdup("");
@@ -382,7 +392,9 @@ static char *msg_ids(const char *v, size_t n, bool first_only)
 		}
 		i = ok ? e : s + 1;
 	}
-	return buf_steal(&b, NULL);
+	char *r = utf8_dup(buf_cstr(&b), b.len);
+	buf_free(&b);
+	return r;
 }
 
 static char *decoded(const char *v, size_t n)
@@ -558,6 +570,8 @@ void mime_summary_build(const struct mime_message *msg, struct mime_summary *s)
 			if (l == 0)
 				l = 1;
 			if (sp) {
+				if (chars + 2 > SNIPPET_CHARS)
+					break;
 				(void)buf_putc(&snip, ' ');
 				chars++;
 				sp = false;
@@ -601,6 +615,14 @@ static int add_text(struct buf *out, const char *s, size_t n)
 {
 	if (n == 0)
 		return 0;
+	if (!utf8_valid(s, n)) {
+		struct buf tmp;
+		buf_init(&tmp, n * 3 + 16);
+		(void)charset_to_utf8(NULL, s, n, &tmp);
+		int r = add_text(out, buf_cstr(&tmp), tmp.len);
+		buf_free(&tmp);
+		return r;
+	}
 	if (out->len > 0 && buf_putc(out, '\n') < 0)
 		return -1;
 	size_t room = out->max - out->len;
