@@ -588,7 +588,14 @@ int store_alias_add(struct store *st, const char *source, const char *target, co
 	} else {
 		char *t = xstrdup(target);
 		ascii_lower(t + (at - target));
-		r = st->ops->alias_add(st, s, domain, t, error_r);
+		/* A local target is looked up canonically: store it so. */
+		r = st->ops->domain_exists(st, t + (at - target) + 1, error_r);
+		if (r > 0) {
+			free(t);
+			t = store_address_canon(target);
+		}
+		if (r >= 0)
+			r = st->ops->alias_add(st, s, domain, t, error_r);
 		free(t);
 	}
 	free(s);
@@ -740,7 +747,8 @@ static int expand(struct resolver *rv, const char *canon)
 			return 0;
 		}
 	}
-	if (rv->depth >= STORE_ALIAS_DEPTH) {
+	/* The path holds the address asked for plus one per alias hop. */
+	if (rv->depth > STORE_ALIAS_DEPTH) {
 		rv->loop = true;
 		return 0;
 	}

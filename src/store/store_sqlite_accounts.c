@@ -356,7 +356,8 @@ int sq_alias_add(struct store *st, const char *source, const char *domain, const
 	}
 	if (r < 0)
 		goto fail;
-	r = sdb_i64(db, &x, "SELECT id FROM aliases WHERE source = ? AND target = ?", "ss", source, target);
+	r = sdb_i64(db, &x, "SELECT id FROM aliases WHERE source = ? AND target = ? COLLATE NOCASE", "ss", source,
+		    target);
 	if (r > 0) {
 		sdb_rollback(db);
 		return store_error(st, error_r, "alias %s -> %s already exists", source, target);
@@ -375,7 +376,9 @@ fail:
 int sq_alias_remove(struct store *st, const char *source, const char *target, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	int r = target ? sdb_do(&s->db, "DELETE FROM aliases WHERE source = ? AND target = ?", "ss", source, target)
+	/* Targets match without regard to case, as people type them. */
+	int r = target ? sdb_do(&s->db, "DELETE FROM aliases WHERE source = ? AND target = ? COLLATE NOCASE", "ss",
+				source, target)
 		       : sdb_do(&s->db, "DELETE FROM aliases WHERE source = ?", "s", source);
 	if (r < 0)
 		return sq_fail(s, error_r, "alias remove");

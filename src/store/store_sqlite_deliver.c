@@ -57,6 +57,7 @@ struct sq_job {
 	store_delivery_cb *cb;
 	void *ctx;
 	time_t internaldate;
+	size_t rcpt_count;        /* d may be gone after the callback */
 	struct sq_prep *preps;    /* one per rcpt */
 	int64_t *users, *boxes;   /* where each rcpt went, for notices */
 	int result;
@@ -159,6 +160,7 @@ static struct sq_job *job_new(struct store_delivery *d, store_delivery_cb *cb, v
 	job->cb = cb;
 	job->ctx = ctx;
 	job->internaldate = d->internaldate ? d->internaldate : time(NULL);
+	job->rcpt_count = d->rcpt_count;
 	job->preps = xcalloc(d->rcpt_count ? d->rcpt_count : 1, sizeof(*job->preps));
 	job->users = xcalloc(d->rcpt_count ? d->rcpt_count : 1, sizeof(*job->users));
 	job->boxes = xcalloc(d->rcpt_count ? d->rcpt_count : 1, sizeof(*job->boxes));
@@ -168,7 +170,7 @@ static struct sq_job *job_new(struct store_delivery *d, store_delivery_cb *cb, v
 
 static void job_free(struct sq_job *job)
 {
-	for (size_t i = 0; i < job->d->rcpt_count; i++)
+	for (size_t i = 0; i < job->rcpt_count; i++)
 		prep_clear(&job->preps[i]);
 	free(job->preps);
 	free(job->users);
