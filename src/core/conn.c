@@ -50,6 +50,8 @@ struct conn_private {
 	bool peer_gone;   /* EOF or error while suspended */
 	bool shutdown_sent;
 	const char *reason;
+	struct event *flush_timer; /* closing a TLS filter: waiting for the socket */
+	unsigned flush_waits;
 };
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
@@ -138,6 +140,8 @@ static void conn_free_now(struct conn *c)
 	ip_add(srv, key, -1);
 	if (p->bev != NULL)
 		bufferevent_free(p->bev);
+	if (p->flush_timer != NULL)
+		event_free(p->flush_timer);
 	event_free(p->defer);
 	free(p);
 	free(c);
@@ -309,6 +313,29 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	c->handler->read(c, c->session);
 }
 
+/* A TLS filter hands its output to the socket bufferevent under it: the
+ * last reply is only gone when that one is empty too. */
+static bool output_flushed(struct conn_private *p)
+{
+	if (evbuffer_get_length(bufferevent_get_output(p->bev)) > 0)
+		return false;
+	struct bufferevent *under = bufferevent_get_underlying(p->bev);
+	return under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0;
+}
+
+static void flush_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct conn_private *p = c->priv;
+	/* Up to 30 s for a client that stopped reading. */
+	if (output_flushed(p) || ++p->flush_waits > 3000) {
+		conn_kill(c, NULL);
+		return;
+	}
+	struct timeval tv = {0, 10 * 1000};
+	evtimer_add(p->flush_timer, &tv);
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -316,6 +343,12 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	if (p->dead)
 		return;
 	if (p->closing) {
+		if (!output_flushed(p)) {
+			if (p->flush_timer == NULL)
+				p->flush_timer = evtimer_new(c->server->base, flush_timer_cb, c);
+			flush_timer_cb(-1, 0, c);
+			return;
+		}
 		conn_kill(c, NULL);
 		return;
 	}
@@ -432,7 +465,7 @@ void conn_close(struct conn *c)
 		return;
 	p->closing = true;
 	bufferevent_disable(p->bev, EV_READ);
-	if (p->peer_gone || evbuffer_get_length(bufferevent_get_output(p->bev)) == 0) {
+	if (p->peer_gone || output_flushed(p)) {
 		conn_kill(c, NULL);
 		return;
 	}

@@ -516,6 +516,28 @@ static const char *quota_check(struct smtp_session *s, int64_t user_id)
 	return reply;
 }
 
+/* RFC 5321 4.1.1.3: <postmaster> without a domain must be accepted: it is
+ * the postmaster of the first local domain that has one. */
+static int resolve_postmaster(struct smtp_session *s, struct buf *addr, struct store_resolution *res,
+			      const char **error_r)
+{
+	char **domains;
+	if (store_domain_list(s->srv->store, &domains, error_r) < 0)
+		return -1;
+	res->status = STORE_RESOLVE_UNKNOWN_USER;
+	int r = 0;
+	for (char **d = domains; *d != NULL && r == 0; d++) {
+		buf_reset(addr);
+		buf_printf(addr, "postmaster@%s", *d);
+		store_resolution_clear(res);
+		r = store_resolve(s->srv->store, buf_cstr(addr), res, error_r);
+		if (r == 0 && res->status == STORE_RESOLVE_OK)
+			break;
+	}
+	store_strv_free(&domains);
+	return r;
+}
+
 static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 {
 	struct smtp_txn *t = &s->txn;
@@ -541,14 +563,16 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 	}
 	struct buf addr;
 	buf_init(&addr, 1024);
-	/* RFC 5321 4.1.1.3: <postmaster> without a domain is ours. */
-	if (rcpt.path.domain[0] == '\0')
-		buf_printf(&addr, "%s@%s", rcpt.path.localpart, cfg->hostname);
-	else
-		buf_printf(&addr, "%s@%s", rcpt.path.localpart, rcpt.path.domain);
 	struct store_resolution res = {0};
 	const char *error;
-	if (store_resolve(s->srv->store, buf_cstr(&addr), &res, &error) < 0) {
+	int r;
+	if (rcpt.path.domain[0] == '\0')
+		r = resolve_postmaster(s, &addr, &res, &error);
+	else {
+		buf_printf(&addr, "%s@%s", rcpt.path.localpart, rcpt.path.domain);
+		r = store_resolve(s->srv->store, buf_cstr(&addr), &res, &error);
+	}
+	if (r < 0) {
 		log_session(s->c->id, "smtp resolve failed: %s", error);
 		smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure, try again", rcpt.path.addr);
 		buf_free(&addr);

@@ -186,7 +186,7 @@ def make_server(tmpdir_root):
 @pytest.fixture
 def server(make_server):
     """A running server with users alice and bob, an alias and a catch-all domain."""
-    srv = make_server()
+    srv = make_server(extra_config="max_connections_per_ip 500\n")
     srv.run(["domain", "add", "catchall.test"])
     srv.add_user("alice@" + DOMAIN)
     srv.add_user("bob@" + DOMAIN)
