@@ -358,6 +358,22 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 		/* a boundary inside the header: no body */
 		struct counts none = {0, 0};
 		set_body(part, hend, &none);
+		if (part->flags & MIME_PART_MESSAGE) {
+			/* keep the promise that a message part has its message:
+			 * an empty one, as Dovecot has */
+			if (depth + 1 < MIME_MAX_DEPTH && p->parts < MIME_MAX_PARTS) {
+				struct mime_part *child = new_part(p, part);
+				child->header_offset = child->body_offset = hend;
+				child->type = xstrdup("text");
+				child->subtype = xstrdup("plain");
+				child->flags = MIME_PART_TEXT;
+				part->children = child;
+				part->child_count = 1;
+			} else {
+				part->flags &= ~MIME_PART_MESSAGE;
+				part->flags |= MIME_PART_TRUNCATED;
+			}
+		}
 		free(boundary);
 		*bi_r = bi;
 		*closing_r = closing;

@@ -392,6 +392,22 @@ TEST(tree)
 	CHECK(mime_header_get(msg, NULL, "X-None") == NULL);
 	mime_free(&msg);
 
+	/* a message/rfc822 part cut by a boundary inside its header still has
+	 * its (empty) message */
+	msg = parse_str("Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n"
+			"Content-Type: message/rfc822\r\n--q--\r\n");
+	c1 = msg->root->children;
+	CHECK(c1 != NULL && (c1->flags & MIME_PART_MESSAGE) && c1->children != NULL);
+	CHECK(mime_part_find(msg, "1.1", 3) == c1->children);
+	struct buf eb;
+	buf_init(&eb, 1000);
+	CHECK_INT(mime_bodystructure(msg, NULL, false, &eb), 0);
+	CHECK_STR(buf_cstr(&eb), "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 0 "
+				 "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+				 "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0) 0) \"mixed\")");
+	buf_free(&eb);
+	mime_free(&msg);
+
 	/* empty input */
 	msg = mime_parse("", 0);
 	CHECK_INT(msg->root->header_size, 0);
