@@ -63,11 +63,11 @@ class Server:
         os.makedirs(root, exist_ok=True)
         os.chmod(root, 0o755)
         self.run(["init", "--domain", DOMAIN, "--dir", self.dir, "--hostname", "mx." + DOMAIN], config=False)
-        self.ports = {k: free_port() for k in kinds}
+        self.ports = {k: free_port(host) for k in kinds}
         text = open(self.conf).read()
         text = re.sub(r"^listen .*\n", "", text, flags=re.M)
         for kind, port in self.ports.items():
-            text += f"listen {kind} {host}:{port}\n"
+            text += f"listen {kind} {'[' + host + ']' if ':' in host else host}:{port}\n"
         if os.geteuid() == 0:
             # Exercise the real privilege drop: the worker runs as nobody.
             text = text.replace("run_user   posthorn", "run_user   nobody")
