@@ -26,9 +26,6 @@ BIN = os.environ.get("POSTHORN_BIN") or os.path.abspath(
 DOMAIN = "example.test"
 PASSWORD = "correct horse battery staple"
 
-KINDS = ["smtp", "submission", "submissions"]
-
-
 def free_port(host="127.0.0.1"):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
@@ -53,7 +50,7 @@ def wait_port(host, port, timeout=10.0):
 class Server:
     """One posthorn instance in its own directory."""
 
-    def __init__(self, root, host="127.0.0.1", extra_config="", kinds=KINDS):
+    def __init__(self, root, host="127.0.0.1", extra_config="", kinds=None):
         self.root = root
         self.host = host
         self.dir = os.path.join(root, "srv")
@@ -63,8 +60,11 @@ class Server:
         os.makedirs(root, exist_ok=True)
         os.chmod(root, 0o755)
         self.run(["init", "--domain", DOMAIN, "--dir", self.dir, "--hostname", "mx." + DOMAIN], config=False)
-        self.ports = {k: free_port(host) for k in kinds}
         text = open(self.conf).read()
+        if kinds is None:
+            # Every service this build has: `init` writes a listener for each.
+            kinds = re.findall(r"^listen (\S+)", text, flags=re.M)
+        self.ports = {k: free_port(host) for k in kinds}
         text = re.sub(r"^listen .*\n", "", text, flags=re.M)
         for kind, port in self.ports.items():
             text += f"listen {kind} {'[' + host + ']' if ':' in host else host}:{port}\n"
