@@ -16,6 +16,7 @@
 #include "mime/address.h"
 #include "mime/header.h"
 #include "mime/mime.h"
+#include "util/mem.h"
 
 #define QUOTED_MAX_ESCAPES 4
 
@@ -197,7 +198,7 @@ static const char *const env_names[ENV_COUNT] = {
 
 struct env_addrs {
 	struct mime_address *v;
-	size_t count;
+	size_t count, cap;
 };
 
 static void addrs_merge(struct env_addrs *a, const char *s, size_t n)
@@ -210,9 +211,10 @@ static void addrs_merge(struct env_addrs *a, const char *s, size_t n)
 		mime_address_list_free(&list, count);
 		return;
 	}
-	a->v = realloc(a->v, (a->count + count) * sizeof(*a->v));
-	if (a->v == NULL)
-		abort();
+	if (a->count + count > a->cap) {
+		a->cap = (a->count + count) * 2;
+		a->v = xreallocarray(a->v, a->cap, sizeof(*a->v));
+	}
 	memcpy(a->v + a->count, list, count * sizeof(*list));
 	a->count += count;
 	free(list);

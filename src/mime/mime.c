@@ -106,25 +106,45 @@ static int boundary_at(const struct parser *p, size_t pos, bool *closing_r)
 	return best;
 }
 
-/* The first boundary line at or after pos (a line start): returns its
- * position and sets *bi_r, or returns len with *bi_r = -1. */
-static size_t next_boundary(const struct parser *p, size_t pos, int *bi_r, bool *closing_r)
+/* Walks the lines from pos (a line start) to the first boundary line of an
+ * open multipart: returns its position and sets *bi_r, or returns len with
+ * *bi_r = -1. The LFs before that position are added to *c (if not NULL),
+ * in the same pass. */
+static size_t scan(const struct parser *p, size_t pos, struct counts *c, int *bi_r,
+		   bool *closing_r)
 {
+	const char *d = p->d;
 	*bi_r = -1;
-	if (p->nb == 0 || p->overflow)
+	if (p->nb == 0 || p->overflow) {
+		if (c)
+			count_range(d, pos, p->len, c);
 		return p->len;
+	}
 	while (pos < p->len) {
-		int bi = boundary_at(p, pos, closing_r);
-		if (bi >= 0) {
-			*bi_r = bi;
-			return pos;
+		if (d[pos] == '-') {
+			int bi = boundary_at(p, pos, closing_r);
+			if (bi >= 0) {
+				*bi_r = bi;
+				return pos;
+			}
 		}
-		const char *hit = memmem(p->d + pos, p->len - pos, "\n--", 3);
-		if (hit == NULL)
+		const char *lf = memchr(d + pos, '\n', p->len - pos);
+		if (lf == NULL)
 			break;
-		pos = (size_t)(hit - p->d) + 1;
+		size_t i = (size_t)(lf - d);
+		if (c) {
+			c->lines++;
+			if (i == 0 || d[i - 1] != '\r')
+				c->bare++;
+		}
+		pos = i + 1;
 	}
 	return p->len;
+}
+
+static size_t next_boundary(const struct parser *p, size_t pos, int *bi_r, bool *closing_r)
+{
+	return scan(p, pos, NULL, bi_r, closing_r);
 }
 
 /* Start of the line after the one at pos. */
@@ -474,9 +494,15 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 		}
 		p->nb = me;
 	} else {
-		end = next_boundary(p, hend, &bi, &closing);
-		size_t body_end = bi >= 0 ? before_eol(p, hend, end) : end;
-		count_range(d, hend, body_end, &bc);
+		end = scan(p, hend, &bc, &bi, &closing);
+		size_t body_end = end;
+		if (bi >= 0 && end > hend) {
+			/* the line end before the boundary line is the boundary's */
+			body_end = before_eol(p, hend, end);
+			bc.lines--;
+			if (end - 1 == 0 || d[end - 2] != '\r')
+				bc.bare--;
+		}
 		set_body(part, body_end, &bc);
 	}
 	free(boundary);

@@ -759,6 +759,47 @@ static void exercise(const char *data, size_t len)
 	mime_free(&msg);
 }
 
+/* Inputs that a quadratic algorithm would choke on (no timing here: a
+ * regression shows as a test that takes minutes). */
+TEST(adversarial)
+{
+	struct buf m;
+	buf_init(&m, BUF_MAX_DEFAULT);
+	(void)buf_puts(&m, "Subject: ");
+	while (m.len < 900000)
+		(void)buf_puts(&m, "=?a?q?x");
+	(void)buf_puts(&m, "\r\nMessage-ID: ");
+	while (m.len < 1800000)
+		(void)buf_puts(&m, "<<<<<<<<<<<<<<<<<<<<x>");
+	(void)buf_puts(&m, "\r\nTo: ");
+	while (m.len < 2700000)
+		(void)buf_puts(&m, "a a a a <b <c \"d ");
+	(void)buf_puts(&m, "\r\nCc: ");
+	while (m.len < 3600000)
+		(void)buf_puts(&m, "x@y,");
+	(void)buf_puts(&m, "\r\nContent-Type: text/html\r\n\r\n");
+	while (m.len < 4500000)
+		(void)buf_puts(&m, "<a <b \"<!-- &#x&amp<script");
+	exercise(m.data, m.len);
+	buf_free(&m);
+
+	/* many To: fields: the envelope merges them */
+	buf_init(&m, BUF_MAX_DEFAULT);
+	for (int i = 0; i < 20000; i++)
+		(void)buf_puts(&m, "To: a@b\r\n");
+	(void)buf_puts(&m, "\r\n");
+	exercise(m.data, m.len);
+	buf_free(&m);
+
+	/* a long run of boundary-like lines */
+	buf_init(&m, BUF_MAX_DEFAULT);
+	(void)buf_puts(&m, "Content-Type: multipart/mixed; boundary=abc\r\n\r\n");
+	while (m.len < 2000000)
+		(void)buf_puts(&m, "--ab\r\n--abd\r\n-\r\n--\r\n");
+	exercise(m.data, m.len);
+	buf_free(&m);
+}
+
 static void golden_one(const char *dir, const char *name, bool update)
 {
 	char path[1024];
@@ -858,6 +899,7 @@ int main(void)
 	RUN(summary);
 	RUN(extract_text);
 	RUN(html);
+	RUN(adversarial);
 	RUN(golden);
 	return test_done();
 }

@@ -23,8 +23,11 @@ struct word {
 	size_t len;          /* the whole encoded word */
 };
 
-/* Recognizes an encoded word at s ("=?" already checked). */
-static bool parse_word(const char *s, size_t n, struct word *w)
+/* Recognizes an encoded word at s ("=?" already checked). When the text
+ * part was scanned and no "?=" ended it, *text_fail_r gets the offsets
+ * (from s) of the text's start and of where the scan stopped: any word
+ * starting in between fails the same way, which keeps decoding linear. */
+static bool parse_word(const char *s, size_t n, struct word *w, size_t text_fail_r[2])
 {
 	size_t i = 2;
 	size_t cs = i;
@@ -51,11 +54,14 @@ static bool parse_word(const char *s, size_t n, struct word *w)
 	size_t ts = i;
 	while (i + 1 < n && !(s[i] == '?' && s[i + 1] == '=')) {
 		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
-			return false;
+			break;
 		i++;
 	}
-	if (i + 1 >= n)
+	if (i + 1 >= n || s[i] != '?') {
+		text_fail_r[0] = ts;
+		text_fail_r[1] = i + 1 >= n ? n : i;
 		return false;
+	}
 	w->text = s + ts;
 	w->text_len = i - ts;
 	w->len = i + 2;
@@ -111,15 +117,24 @@ int rfc2047_decode(const char *s, size_t n, struct buf *out)
 	d.charset[0] = '\0';
 	buf_init(&d.pending, n + 16); /* decoded words are never longer than the input */
 
-	size_t pos = 0, text_start = 0;
+	size_t pos = 0, text_start = 0, fail_from = 0, fail_to = 0;
 	bool last_was_word = false;
 	while (pos + 1 < n) {
 		const char *q = memchr(s + pos, '=', n - pos - 1);
 		if (q == NULL)
 			break;
 		pos = (size_t)(q - s);
+		if (pos >= fail_from && pos < fail_to) {
+			pos = fail_to; /* cannot be a word: see parse_word */
+			continue;
+		}
 		struct word w;
-		if (s[pos + 1] != '?' || !parse_word(s + pos, n - pos, &w)) {
+		size_t tf[2] = {0, 0};
+		if (s[pos + 1] != '?' || !parse_word(s + pos, n - pos, &w, tf)) {
+			if (tf[1] > tf[0]) {
+				fail_from = pos + tf[0];
+				fail_to = pos + tf[1];
+			}
 			pos++;
 			continue;
 		}

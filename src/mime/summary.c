@@ -363,34 +363,30 @@ static char *first_spec(const struct mime_address *list, size_t count)
 	return xstrdup("");
 }
 
-/* All "<...>" message ids in the value, separated by one space. */
+/* All "<...>" message ids in the value, separated by one space (one pass:
+ * a candidate ends at '>', or fails at a blank or another '<'). */
 static char *msg_ids(const char *v, size_t n, bool first_only)
 {
 	struct buf b;
 	buf_init(&b, SUMMARY_FIELD_MAX);
 	size_t i = 0;
 	while (i < n) {
-		const char *lt = memchr(v + i, '<', n - i);
-		if (lt == NULL)
-			break;
-		size_t s = (size_t)(lt - v);
-		const char *gt = memchr(v + s, '>', n - s);
-		if (gt == NULL)
-			break;
-		size_t e = (size_t)(gt - v) + 1;
-		bool ok = true;
-		for (size_t k = s + 1; k + 1 < e; k++)
-			if (v[k] == ' ' || v[k] == '\t' || v[k] == '\r' || v[k] == '\n' || v[k] == '<')
-				ok = false;
-		if (ok && e - s > 2) {
-			if (b.len > 0 && buf_putc(&b, ' ') < 0)
-				break;
-			if (buf_append(&b, v + s, e - s) < 0)
+		if (v[i] != '<') {
+			i++;
+			continue;
+		}
+		size_t k = i + 1;
+		while (k < n && v[k] != '>' && v[k] != '<' && v[k] != ' ' && v[k] != '\t' &&
+		       v[k] != '\r' && v[k] != '\n')
+			k++;
+		if (k < n && v[k] == '>' && k > i + 1) {
+			if ((b.len > 0 && buf_putc(&b, ' ') < 0) || buf_append(&b, v + i, k + 1 - i) < 0)
 				break;
 			if (first_only)
 				break;
-		}
-		i = ok ? e : s + 1;
+			i = k + 1;
+		} else
+			i = k; /* a '<' there starts the next candidate */
 	}
 	char *r = utf8_dup(buf_cstr(&b), b.len);
 	buf_free(&b);
