@@ -330,8 +330,8 @@ TEST(addresses)
 	CHECK_ADDRS("  \r\n ");
 
 	size_t n;
-	char **specs = mime_address_specs("A <a@x.org>, \"q l\"@y.org, G: c@z.org;, bad, \"x\\\"y\"@w.org",
-					  60, &n);
+	const char *sl = "A <a@x.org>, \"q l\"@y.org, G: c@z.org;, bad, \"x\\\"y\"@w.org";
+	char **specs = mime_address_specs(sl, strlen(sl), &n);
 	CHECK_INT(n, 4);
 	CHECK_STR(specs[0], "a@x.org");
 	CHECK_STR(specs[1], "\"q l\"@y.org");

@@ -336,3 +336,72 @@ int charset_to_utf8(const char *charset, const char *s, size_t n, struct buf *ou
 	}
 	return r;
 }
+
+/* ---- Fold ---------------------------------------------------------------- */
+
+/* U+00C0..U+00FF, lower-case ASCII without accents; "" = keep as is */
+static const char *const latin1_fold[64] = {
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+	"d", "n", "o", "o", "o", "o", "o",  "",	 "o", "u", "u", "u", "u", "y", "th", "ss",
+	"a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i",  "i",
+	"d", "n", "o", "o", "o", "o", "o",  "",	 "o", "u", "u", "u", "u", "y", "th", "y",
+};
+
+/* U+0100..U+017F: base letter; '*' = two letters (ij, oe) */
+static const char latin_ext_a[129] = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii**jjkkk"
+				     "llllllllllnnnnnnnnnoooooo**rrrrrrsssssssstttttt"
+				     "uuuuuuuuuuuuwwyyyzzzzzzs";
+
+static uint32_t decode_cp(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (len == 1)
+		return p[0];
+	uint32_t cp = p[0] & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+	for (size_t i = 1; i < len; i++)
+		cp = (cp << 6) | (p[i] & 0x3F);
+	return cp;
+}
+
+int charset_fold(const char *s, size_t n, struct buf *out)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80) {
+			if (buf_putc(out, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c)) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		size_t l = utf8_seq_len(s + i, n - i);
+		if (l == 0) {
+			if (buf_puts(out, replacement) < 0)
+				return -1;
+			i++;
+			continue;
+		}
+		uint32_t cp = decode_cp(s + i, l);
+		int r;
+		if (cp >= 0xC0 && cp <= 0xFF && latin1_fold[cp - 0xC0][0])
+			r = buf_puts(out, latin1_fold[cp - 0xC0]);
+		else if (cp >= 0x100 && cp <= 0x17F) {
+			char b = latin_ext_a[cp - 0x100];
+			if (b == '*')
+				r = buf_puts(out, cp < 0x140 ? "ij" : "oe");
+			else
+				r = buf_putc(out, b);
+		} else if ((cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x410 && cp <= 0x42F))
+			r = put_cp(out, cp + 0x20);
+		else if (cp == 0x3C2)
+			r = put_cp(out, 0x3C3);
+		else if (cp >= 0x400 && cp <= 0x40F)
+			r = put_cp(out, cp + 0x50);
+		else
+			r = buf_append(out, s + i, l);
+		if (r < 0)
+			return -1;
+		i += l;
+	}
+	return 0;
+}
