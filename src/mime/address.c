@@ -81,7 +81,10 @@ static void quoted_string(struct cur *c, struct buf *out)
 			ch = c->s[c->pos++];
 		else if (ch == '\r' || ch == '\n')
 			continue;
-		(void)buf_putc(out, ch);
+		if (ch == '\0')
+			(void)buf_puts(out, "\xEF\xBF\xBD");
+		else
+			(void)buf_putc(out, ch);
 	}
 }
 
@@ -353,7 +356,7 @@ size_t mime_address_parse(const char *s, size_t n, struct mime_address **list_r)
 	struct cur c = {s, n, 0, NULL, 0};
 	struct list l = {NULL, 0, 0};
 	struct buf tmp;
-	buf_init(&tmp, n + 16);
+	buf_init(&tmp, n * 3 + 16); /* a NUL becomes U+FFFD */
 
 	while (!at_end(&c) && l.count < MIME_ADDRESS_MAX) {
 		skip_cfws(&c);
@@ -463,7 +466,7 @@ char **mime_address_specs(const char *s, size_t n, size_t *count_r)
 	char **v = xcalloc(count + 1, sizeof(*v));
 	size_t k = 0;
 	struct buf b;
-	buf_init(&b, n + 16);
+	buf_init(&b, n * 3 + 16);
 	for (size_t i = 0; i < count; i++) {
 		if (list[i].kind != MIME_ADDRESS_MAILBOX || list[i].mailbox == NULL ||
 		    list[i].domain == NULL)

@@ -92,6 +92,8 @@ int mime_header_unfold(const char *v, size_t n, struct buf *out)
 			continue;
 		if (buf_append(out, v + start, i - start) < 0)
 			return -1;
+		if (v[i] == '\0' && buf_puts(out, "\xEF\xBF\xBD") < 0)
+			return -1;
 		start = i + 1;
 	}
 	return buf_append(out, v + start, n - start);
@@ -100,8 +102,8 @@ int mime_header_unfold(const char *v, size_t n, struct buf *out)
 char *mime_header_value_dup(const struct mime_header_field *f)
 {
 	struct buf b;
-	buf_init(&b, f->value_len + 1);
-	/* cannot fail: the result is never longer than the value */
+	buf_init(&b, f->value_len * 3 + 1);
+	/* cannot fail: at most 3 bytes (U+FFFD for a NUL) per input byte */
 	(void)mime_header_unfold(f->value, f->value_len, &b);
 	while (b.len > 0 && (b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
 		b.len--;

@@ -36,7 +36,7 @@ int mime_header_iter_next(struct mime_header_iter *it, struct mime_header_field 
 bool mime_header_name_is(const struct mime_header_field *f, const char *name);
 
 /* Appends the value unfolded: every CR and LF removed (RFC 5322 2.2.3),
- * NUL bytes dropped. Returns 0, or -1 when out is full. */
+ * NUL bytes replaced by U+FFFD (as Dovecot does). Returns 0, or -1 when out is full. */
 int mime_header_unfold(const char *v, size_t n, struct buf *out);
 
 /* Returns a new NUL-terminated unfolded copy of the value with trailing

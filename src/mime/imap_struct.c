@@ -71,11 +71,15 @@ static int append_nstring_nolf(struct buf *out, const char *s, size_t n)
 {
 	if (s == NULL)
 		return buf_puts(out, "NIL");
-	if (memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL)
+	if (memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL && memchr(s, '\0', n) == NULL)
 		return append_string(out, s, n);
 	struct buf t;
-	buf_init(&t, n + 1);
+	buf_init(&t, n * 3 + 1);
 	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\0') {
+			(void)buf_puts(&t, "\xEF\xBF\xBD"); /* as Dovecot: U+FFFD */
+			continue;
+		}
 		if (s[i] != '\r' && s[i] != '\n') {
 			(void)buf_putc(&t, s[i]);
 			continue;
@@ -292,7 +296,19 @@ static int write_envelope(const struct mime_message *msg, const struct mime_part
 		r = append_nstring_nolf(out, sv[ENV_DATE], sl[ENV_DATE]);
 	if (r == 0)
 		r = buf_putc(out, ' ');
-	if (r == 0)
+	if (r == 0 && sv[ENV_SUBJECT] != NULL && memchr(sv[ENV_SUBJECT], '\0', sl[ENV_SUBJECT])) {
+		/* Dovecot reads NUL as U+FFFD before collapsing whitespace */
+		struct buf t;
+		buf_init(&t, sl[ENV_SUBJECT] * 3 + 1);
+		for (size_t i = 0; i < sl[ENV_SUBJECT]; i++) {
+			if (sv[ENV_SUBJECT][i] == '\0')
+				(void)buf_puts(&t, "\xEF\xBF\xBD");
+			else
+				(void)buf_putc(&t, sv[ENV_SUBJECT][i]);
+		}
+		r = append_for_humans(out, t.data, t.len);
+		buf_free(&t);
+	} else if (r == 0)
 		r = sv[ENV_SUBJECT] ? append_for_humans(out, sv[ENV_SUBJECT], sl[ENV_SUBJECT])
 				    : buf_puts(out, "NIL");
 	for (int i = ENV_FROM; i <= ENV_BCC && r == 0; i++) {

@@ -201,8 +201,22 @@ static void parse_encoding(struct mime_part *part, const char *v, size_t n)
 	while (i < n && v[i] > ' ' && v[i] != 0x7f && strchr("()<>@,;:\\\"/[]?=", v[i]) == NULL)
 		i++;
 	size_t e = i;
-	while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
-		i++;
+	/* then only blanks and comments */
+	int depth = 0;
+	for (; i < n; i++) {
+		char c = v[i];
+		if (depth > 0) {
+			if (c == '\\' && i + 1 < n)
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+		} else if (c == '(')
+			depth = 1;
+		else if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+			break;
+	}
 	if (e == s || i != n)
 		return; /* Dovecot ignores a Content-Transfer-Encoding with junk after it */
 	part->encoding_raw = xmemdup(v + s, e - s);

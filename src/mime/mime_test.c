@@ -76,8 +76,8 @@ TEST(header_iter)
 
 	struct buf b;
 	buf_init(&b, 100);
-	CHECK_INT(mime_header_unfold("a\r\n b\n\tc", 9, &b), 0);
-	CHECK_STR(buf_cstr(&b), "a b\tc");
+	CHECK_INT(mime_header_unfold("a\r\n b\n\tc\0d", 10, &b), 0);
+	CHECK_STR(buf_cstr(&b), "a b\tc\xEF\xBF\xBD" "d");
 	buf_free(&b);
 
 	size_t blank;

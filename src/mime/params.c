@@ -81,8 +81,9 @@ static void quoted(struct pcur *c, struct buf *out)
 		else if (ch == '\r' || ch == '\n')
 			continue;
 		if (ch == '\0')
-			continue;
-		(void)buf_putc(out, ch);
+			(void)buf_puts(out, "\xEF\xBF\xBD"); /* as Dovecot */
+		else
+			(void)buf_putc(out, ch);
 	}
 }
 
@@ -141,7 +142,7 @@ static void raw_add(struct raw_list *l, const char *k, size_t kn, const char *v,
 static void parse_raw(struct pcur *c, struct raw_list *l)
 {
 	struct buf val;
-	buf_init(&val, c->n + 1);
+	buf_init(&val, c->n * 3 + 1);
 	while (c->pos < c->n) {
 		if (c->s[c->pos] != ';') {
 			c->pos++; /* junk: skip to the next ';' */
