@@ -45,7 +45,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/libposthorn.a: $(LIB_OBJ)
 	@rm -f $@
-	@ar rcs $@ $^
+	@ar rcsP $@ $^
 
 $(BUILD)/posthorn: $(BUILD)/src/main.o $(BUILD)/libposthorn.a
 	@echo "  LINK  $@"
