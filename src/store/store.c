@@ -1201,6 +1201,13 @@ int store_search(struct store *st, int64_t mailbox_id, enum store_search_field f
 	return st->ops->search(st, mailbox_id, field, query, uids_r, count_r, error_r);
 }
 
+int store_search_index_flush(struct store *st, const char **error_r)
+{
+	if (writable(st, error_r) < 0)
+		return -1;
+	return st->ops->search_index_flush(st, error_r);
+}
+
 /* ---- Change notifications --------------------------------------------- */
 
 struct store_watch *store_watch_add(struct store *st, int64_t user_id, store_watch_cb *cb, void *ctx)

@@ -430,11 +430,20 @@ enum store_search_field {
  * words of the text that begin with it ("post" finds "Posthorn"), not
  * substrings inside a word. Results may include messages where the words
  * appear but not as one substring: callers needing IMAP's exact substring
- * semantics confirm each candidate. A query without any word character
- * returns every message. Free with free(). */
+ * semantics confirm each candidate. New mail is indexed by the writer
+ * thread shortly after its delivery (not in the delivery's transaction,
+ * which it would slow down several times); messages not indexed yet are
+ * returned as candidates too. A query without any word character returns
+ * every message. Free with free(). */
 #define STORE_FTS_MAX_BODY ((size_t)1024 * 1024)
 int store_search(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
 		 uint32_t **uids_r, size_t *count_r, const char **error_r);
+
+/* Indexes, now and on this thread, every message still waiting for the
+ * full-text index. Without an attached loop store_deliver() indexes at
+ * once, so this is for a store with a loop (tests, benchmarks) or after
+ * the daemon was stopped with a backlog. Returns the number indexed or -1. */
+int store_search_index_flush(struct store *st, const char **error_r);
 
 /* ---- Change notifications --------------------------------------------- */
 

@@ -5,8 +5,9 @@
  * Files: store_sqlite.c (connections, schema and migrations, statement
  * cache, helpers, the ops table), store_sqlite_accounts.c (domains, users,
  * aliases), store_sqlite_mailbox.c, store_sqlite_msgs.c (reading, flags,
- * expunge, copy, search, changes), store_sqlite_deliver.c (delivery, the
- * writer thread and group commit), store_sqlite_queue.c.
+ * expunge, copy, changes), store_sqlite_fts.c (the full-text index and
+ * search), store_sqlite_deliver.c (delivery, the writer thread and group
+ * commit), store_sqlite_queue.c.
  *
  * Two connections: `db` belongs to the thread that owns the struct store
  * (the event loop, or the CLI); the writer thread opens its own. Each has
@@ -177,6 +178,10 @@ int sq_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, 
 int sq_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const char **error_r);
 int sq_search(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
 	      uint32_t **uids_r, size_t *count_r, const char **error_r);
+int sq_search_index_flush(struct store *st, const char **error_r);
+/* Indexes up to max contents waiting in fts_pending, in one transaction of
+ * its own: the number indexed (0 = none waiting), or -1. */
+int sq_index_some(struct sdb *db, size_t max);
 
 int sq_attach_loop(struct store *st, struct event_base *base, const char **error_r);
 void sq_writer_stop(struct sq_store *s);

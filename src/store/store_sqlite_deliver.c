@@ -2,9 +2,10 @@
  *
  * A delivery is stored per local recipient as prefix + data (recipients
  * with the same prefix share one stored content), with what mime computes
- * from those bytes (ENVELOPE, BODY, BODYSTRUCTURE, the decoded summary and
- * the text for the FTS index), plus an outbound queue entry for its remote
- * recipients, all in one transaction.
+ * from those bytes (ENVELOPE, BODY, BODYSTRUCTURE, the decoded summary),
+ * plus an outbound queue entry for its remote recipients, all in one
+ * transaction. The full-text index follows in the background: a new
+ * content is put in fts_pending (store_sqlite_fts.c).
  *
  * Group commit: store_deliver_async() appends a job to a list and wakes the
  * writer thread, which takes every pending job at once, parses them (CPU
@@ -13,10 +14,11 @@
  * the batch), each job inside its own savepoint so that one failing
  * delivery does not fail the others. The finished jobs go to a done list
  * and an eventfd wakes the event loop, which runs the callbacks there, so
- * nothing is acknowledged before the COMMIT has returned. When idle, the
- * writer also checkpoints the WAL after writes of the loop's connection
- * (whose own automatic checkpoints are turned off), keeping that fsync off
- * the event loop.
+ * nothing is acknowledged before the COMMIT has returned. When no delivery
+ * waits, the writer indexes pending contents (IX_BATCH per transaction,
+ * so a delivery never waits long), and when idle it checkpoints the WAL
+ * after writes of the loop's connection (whose own automatic checkpoints
+ * are turned off), keeping that fsync off the event loop.
  *
  * Failures: a local recipient may fail on its own (no such mailbox, over
  * quota: checked before anything is written); any storage error fails the
@@ -37,6 +39,7 @@
 #include "util/mem.h"
 
 #define IDLE_CHECKPOINT_SEC 1
+#define IX_BATCH 64 /* contents indexed per transaction (~50 ms of work) */
 
 /* What mime computed for the copy of one recipient (or shared with the
  * first recipient that has the same prefix: same_as). */
@@ -45,8 +48,6 @@ struct sq_prep {
 	char *envelope, *body, *bodystructure;
 	struct mime_summary sum;
 	bool have_sum;
-	char *rcpt_text;  /* To and Cc, for the index */
-	char *body_text;
 	time_t sent_date;
 	int64_t content_id; /* stored in this transaction, 0 = not yet */
 };
@@ -100,20 +101,7 @@ static void prep_parse(struct sq_prep *p, const char *prefix, const char *data, 
 		p->bodystructure = steal_or_free(&b, mime_bodystructure(mm, mm->root, true, &b));
 		mime_summary_build(mm, &p->sum);
 		p->have_sum = true;
-		struct buf head, text;
-		buf_init(&head, 64 * 1024);
-		buf_init(&text, STORE_FTS_MAX_BODY);
-		/* A full buffer only means the index sees the first part. */
-		(void)mime_extract_text(mm, &head, &text);
-		buf_free(&head);
-		p->body_text = text.data ? buf_steal(&text, NULL) : xstrdup("");
 		mime_free(&mm);
-	}
-	if (p->have_sum) {
-		struct buf r;
-		buf_init(&r, BUF_MAX_DEFAULT);
-		buf_printf(&r, "%s %s", p->sum.to ? p->sum.to : "", p->sum.cc ? p->sum.cc : "");
-		p->rcpt_text = buf_steal(&r, NULL);
 	}
 	p->sent_date = p->have_sum && p->sum.date ? p->sum.date : internaldate;
 	free(joined);
@@ -126,8 +114,6 @@ static void prep_clear(struct sq_prep *p)
 	free(p->bodystructure);
 	if (p->have_sum)
 		mime_summary_clear(&p->sum);
-	free(p->rcpt_text);
-	free(p->body_text);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -216,9 +202,7 @@ static int store_content(struct sdb *db, const struct sq_prep *p, const char *pr
 			return -1;
 		}
 	}
-	if (sdb_do(db, "INSERT INTO fts(rowid, subj, sender, rcpt, body) VALUES(?, ?, ?, ?, ?)", "issss", cid,
-		   sm ? sm->subject : "", sm ? sm->from : "", p->rcpt_text ? p->rcpt_text : "",
-		   p->body_text ? p->body_text : "") < 0)
+	if (sdb_do(db, "INSERT INTO fts_pending(content_id) VALUES(?)", "i", cid) < 0)
 		return -1;
 	*content_id_r = cid;
 	return 0;
@@ -497,9 +481,23 @@ static void *writer_main(void *arg)
 	bool db_ok = sdb_open(&db, s->path, false, true) == 0;
 	if (!db_ok)
 		log_error("store writer cannot open the database: %s", db.err);
+	bool backlog = db_ok; /* contents may wait for the index */
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (s->pending == NULL && !s->stop) {
+			if (backlog) {
+				pthread_mutex_unlock(&s->mu);
+				/* Index transactions need no fsync of their own: a
+				 * crash loses nothing but work, redone later. */
+				int n = sdb_set_full_sync(&db, false) < 0 ? -1 : sq_index_some(&db, IX_BATCH);
+				if (n < 0)
+					log_warnx("store indexing: %s", db.err);
+				if (sdb_set_full_sync(&db, true) < 0)
+					log_warnx("store writer: %s", db.err);
+				backlog = n == IX_BATCH;
+				pthread_mutex_lock(&s->mu);
+				continue;
+			}
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += IDLE_CHECKPOINT_SEC;
@@ -521,6 +519,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (db_ok) {
 			batch_store(&db, jobs);
+			backlog = true;
 		} else {
 			for (struct sq_job *j = jobs; j; j = j->next)
 				job_undo(j, db.err);
@@ -618,6 +617,14 @@ int sq_deliver(struct store *st, struct store_delivery *d, const char **error_r)
 	if (!was_full)
 		sdb_set_full_sync(&s->db, false);
 	int result = job->result;
+	/* Without a writer thread nobody would index later. */
+	if (result == 0 && !s->writer_started) {
+		int n;
+		while ((n = sq_index_some(&s->db, IX_BATCH)) == IX_BATCH)
+			;
+		if (n < 0)
+			log_warnx("store indexing: %s", s->db.err);
+	}
 	if (result == 0) {
 		for (size_t i = 0; i < d->rcpt_count; i++)
 			if (d->rcpts[i].result == 0 && job->boxes[i])

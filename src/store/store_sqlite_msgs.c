@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/buf.h"
 #include "util/mem.h"
 
 #define MSG_BASIC "m.id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.internaldate, m.size, m.sent_date"
@@ -224,15 +223,21 @@ int sq_msg_page(struct store *st, int64_t mailbox_id, bool ascending, size_t off
 		sdb_rollback(db);
 		return store_error(st, error_r, "no such mailbox");
 	}
+	/* The rows skipped by OFFSET are walked on the (mailbox_id, sent_date,
+	 * uid) index alone; only the page's rows are joined. */
 	sqlite3_stmt *q = NULL;
 	if (r > 0)
 		q = ascending ? sdb_q(db,
-				      "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE " WHERE m.mailbox_id = ?"
-				      " ORDER BY m.sent_date, m.uid LIMIT ? OFFSET ?",
+				      "SELECT " MSG_BASIC MSG_CACHE " FROM (SELECT uid FROM msgs WHERE mailbox_id = ?1"
+				      " ORDER BY sent_date, uid LIMIT ?2 OFFSET ?3) p"
+				      " JOIN msgs m ON m.mailbox_id = ?1 AND m.uid = p.uid"
+				      " JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date, m.uid",
 				      "iii", mailbox_id, (int64_t)limit, (int64_t)offset)
 			      : sdb_q(db,
-				      "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE " WHERE m.mailbox_id = ?"
-				      " ORDER BY m.sent_date DESC, m.uid DESC LIMIT ? OFFSET ?",
+				      "SELECT " MSG_BASIC MSG_CACHE " FROM (SELECT uid FROM msgs WHERE mailbox_id = ?1"
+				      " ORDER BY sent_date DESC, uid DESC LIMIT ?2 OFFSET ?3) p"
+				      " JOIN msgs m ON m.mailbox_id = ?1 AND m.uid = p.uid"
+				      " JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date DESC, m.uid DESC",
 				      "iii", mailbox_id, (int64_t)limit, (int64_t)offset);
 	if (q == NULL) {
 		sdb_rollback(db);
@@ -687,7 +692,7 @@ fail:
 	return sq_fail(s, error_r, what);
 }
 
-/* ---- Quota and search --------------------------------------------------- */
+/* ---- Quota ------------------------------------------------------------------ */
 
 int sq_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const char **error_r)
 {
@@ -702,86 +707,4 @@ int sq_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const cha
 	uint64_t used = (uint64_t)sqlite3_column_int64(q, 1);
 	sqlite3_reset(q);
 	return quota > 0 && (add > quota || used > quota - add);
-}
-
-/* Turns the words of query into an FTS5 expression: each word a quoted
- * prefix phrase, restricted to the field's column, all of them required.
- * Returns 0 when the query has no word to look for (then every message
- * matches). */
-static int fts_query(const char *query, enum store_search_field field, struct buf *out)
-{
-	static const char *const cols[] = {
-		[STORE_SEARCH_TEXT] = NULL,        [STORE_SEARCH_BODY] = "body", [STORE_SEARCH_SUBJECT] = "subj",
-		[STORE_SEARCH_FROM] = "sender",    [STORE_SEARCH_TO] = "rcpt",
-	};
-	const char *col = (unsigned)field < sizeof(cols) / sizeof(cols[0]) ? cols[field] : NULL;
-	int words = 0;
-	const char *p = query;
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		size_t n = strcspn(p, " \t\r\n");
-		if (n == 0)
-			break;
-		bool wordy = false;
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)p[i];
-			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80)
-				wordy = true;
-		}
-		if (wordy) {
-			if (words++ > 0)
-				buf_puts(out, " AND ");
-			if (col)
-				buf_printf(out, "%s : ", col);
-			buf_putc(out, '"');
-			for (size_t i = 0; i < n; i++) {
-				if (p[i] == '"')
-					buf_putc(out, '"');
-				buf_putc(out, p[i]);
-			}
-			buf_puts(out, "\"*");
-		}
-		p += n;
-	}
-	return words;
-}
-
-int sq_search(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
-	      uint32_t **uids_r, size_t *count_r, const char **error_r)
-{
-	struct sq_store *s = sq(st);
-	struct buf expr;
-	buf_init(&expr, 64 * 1024);
-	int words = fts_query(query, field, &expr);
-	if (words == 0) {
-		buf_free(&expr);
-		return sq_mailbox_uids(st, mailbox_id, uids_r, count_r, error_r);
-	}
-	sqlite3_stmt *q = sdb_q(&s->db,
-				"SELECT m.uid FROM fts JOIN msgs m ON m.content_id = fts.rowid"
-				" WHERE fts MATCH ? AND m.mailbox_id = ? ORDER BY m.uid",
-				"si", buf_cstr(&expr), mailbox_id);
-	if (q == NULL) {
-		buf_free(&expr);
-		return sq_fail(s, error_r, "search");
-	}
-	uint32_t *v = NULL;
-	size_t n = 0, cap = 0;
-	int r;
-	while ((r = sdb_step(&s->db, q)) == 1) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[n++] = (uint32_t)sqlite3_column_int64(q, 0);
-	}
-	buf_free(&expr);
-	if (r < 0) {
-		free(v);
-		return sq_fail(s, error_r, "search");
-	}
-	*uids_r = v;
-	*count_r = n;
-	return 0;
 }

@@ -1,0 +1,209 @@
+/* store_sqlite_fts: the full-text index (FTS5) and search.
+ *
+ * Indexing is taken out of the delivery transaction: FTS5 insertion costs
+ * about as much as everything else a delivery does, several times over, so
+ * a delivery only records its new content in fts_pending (same
+ * transaction), and the writer thread indexes pending contents in small
+ * transactions of their own whenever no delivery is waiting (Dovecot
+ * indexes lazily too). Until a content is indexed, store_search returns
+ * its messages as candidates, which the contract allows: callers confirm
+ * candidates anyway. Without a writer thread (the CLI) store_deliver
+ * indexes at once, and store_search_index_flush() catches up on demand.
+ *
+ * The index: one row per stored content (rowid = contents.id, so copies
+ * share it), columns subj, sender (From), rcpt (To and Cc) and body (the
+ * decoded text parts, at most STORE_FTS_MAX_BODY bytes), tokenized by
+ * unicode61 with diacritics removed. Queries are built here from the
+ * user's words, each a quoted prefix phrase, so no FTS5 syntax passes
+ * through. */
+#include "store/store_sqlite.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mime/mime.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* Turns the words of query into an FTS5 expression: each word a quoted
+ * prefix phrase, restricted to the field's column, all of them required.
+ * Returns the number of words (0: nothing to look for, everything matches). */
+static int fts_query(const char *query, enum store_search_field field, struct buf *out)
+{
+	static const char *const cols[] = {
+		[STORE_SEARCH_TEXT] = NULL,     [STORE_SEARCH_BODY] = "body", [STORE_SEARCH_SUBJECT] = "subj",
+		[STORE_SEARCH_FROM] = "sender", [STORE_SEARCH_TO] = "rcpt",
+	};
+	const char *col = (unsigned)field < sizeof(cols) / sizeof(cols[0]) ? cols[field] : NULL;
+	int words = 0;
+	const char *p = query;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		size_t n = strcspn(p, " \t\r\n");
+		if (n == 0)
+			break;
+		bool wordy = false;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)p[i];
+			if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80)
+				wordy = true;
+		}
+		if (wordy) {
+			if (words++ > 0)
+				buf_puts(out, " AND ");
+			if (col)
+				buf_printf(out, "%s : ", col);
+			buf_putc(out, '"');
+			for (size_t i = 0; i < n; i++) {
+				if (p[i] == '"')
+					buf_putc(out, '"');
+				buf_putc(out, p[i]);
+			}
+			buf_puts(out, "\"*");
+		}
+		p += n;
+	}
+	return words;
+}
+
+int sq_search(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
+	      uint32_t **uids_r, size_t *count_r, const char **error_r)
+{
+	struct sq_store *s = sq(st);
+	struct buf expr;
+	buf_init(&expr, 64 * 1024);
+	int words = fts_query(query, field, &expr);
+	if (words == 0) {
+		buf_free(&expr);
+		return sq_mailbox_uids(st, mailbox_id, uids_r, count_r, error_r);
+	}
+	/* CROSS JOIN keeps the index lookup outermost: SQLite would otherwise
+	 * scan the mailbox and run the MATCH once per message. */
+	sqlite3_stmt *q = sdb_q(&s->db,
+				"SELECT m.uid FROM fts CROSS JOIN msgs m ON m.content_id = fts.rowid"
+				" WHERE fts MATCH ?1 AND m.mailbox_id = ?2"
+				" UNION SELECT m.uid FROM fts_pending p CROSS JOIN msgs m ON m.content_id = p.content_id"
+				" WHERE m.mailbox_id = ?2 ORDER BY 1",
+				"si", buf_cstr(&expr), mailbox_id);
+	if (q == NULL) {
+		buf_free(&expr);
+		return sq_fail(s, error_r, "search");
+	}
+	uint32_t *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+	while ((r = sdb_step(&s->db, q)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = (uint32_t)sqlite3_column_int64(q, 0);
+	}
+	buf_free(&expr);
+	if (r < 0) {
+		free(v);
+		return sq_fail(s, error_r, "search");
+	}
+	*uids_r = v;
+	*count_r = n;
+	return 0;
+}
+
+/* ---- Indexing ------------------------------------------------------------- */
+
+struct ix_doc {
+	int64_t id;
+	char *subj, *sender, *rcpt, *body;
+};
+
+static char *col_or_empty(sqlite3_stmt *q, int i)
+{
+	char *t = sdb_text(q, i);
+	return t ? t : xstrdup("");
+}
+
+int sq_index_some(struct sdb *db, size_t max)
+{
+	/* Read and extract first, outside the write transaction. */
+	sqlite3_stmt *q = sdb_q(db,
+				"SELECT p.content_id, b.data, c.subject, c.from_disp, c.to_disp, c.cc"
+				" FROM fts_pending p JOIN blobs b ON b.id = p.content_id"
+				" JOIN contents c ON c.id = p.content_id ORDER BY p.content_id LIMIT ?",
+				"i", (int64_t)max);
+	if (q == NULL)
+		return -1;
+	struct ix_doc *docs = xcalloc(max ? max : 1, sizeof(*docs));
+	size_t n = 0;
+	int r = 0;
+	while (n < max && (r = sdb_step(db, q)) == 1) {
+		struct ix_doc *d = &docs[n++];
+		d->id = sqlite3_column_int64(q, 0);
+		const char *data = sqlite3_column_blob(q, 1);
+		size_t len = (size_t)sqlite3_column_bytes(q, 1);
+		d->subj = col_or_empty(q, 2);
+		d->sender = col_or_empty(q, 3);
+		char *to = col_or_empty(q, 4), *cc = col_or_empty(q, 5);
+		struct buf b;
+		buf_init(&b, BUF_MAX_DEFAULT);
+		buf_printf(&b, "%s %s", to, cc);
+		d->rcpt = buf_steal(&b, NULL);
+		free(to);
+		free(cc);
+		struct mime_message *mm = mime_parse(data ? data : "", len);
+		struct buf head, text;
+		buf_init(&head, 64 * 1024);
+		buf_init(&text, STORE_FTS_MAX_BODY);
+		/* A full buffer only means the index sees the first part. */
+		if (mm != NULL)
+			(void)mime_extract_text(mm, &head, &text);
+		mime_free(&mm);
+		buf_free(&head);
+		d->body = text.data ? buf_steal(&text, NULL) : xstrdup("");
+	}
+	if (n == max || r < 0)
+		sqlite3_reset(q);
+	int result = r < 0 ? -1 : (int)n;
+	if (result > 0) {
+		if (sdb_begin(db) < 0) {
+			result = -1;
+		} else {
+			for (size_t i = 0; i < n && result > 0; i++) {
+				/* Still pending? (Expunged meanwhile, or indexed by
+				 * another process.) */
+				int k = sdb_do(db, "DELETE FROM fts_pending WHERE content_id = ?", "i", docs[i].id);
+				if (k > 0)
+					k = sdb_do(db,
+						   "INSERT INTO fts(rowid, subj, sender, rcpt, body) VALUES(?, ?, ?, ?, ?)",
+						   "issss", docs[i].id, docs[i].subj, docs[i].sender, docs[i].rcpt,
+						   docs[i].body);
+				if (k < 0)
+					result = -1;
+			}
+			if (result < 0 || sdb_commit(db) < 0) {
+				sdb_rollback(db);
+				result = -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(docs[i].subj);
+		free(docs[i].sender);
+		free(docs[i].rcpt);
+		free(docs[i].body);
+	}
+	free(docs);
+	return result;
+}
+
+int sq_search_index_flush(struct store *st, const char **error_r)
+{
+	struct sq_store *s = sq(st);
+	int total = 0, n;
+	while ((n = sq_index_some(&s->db, 256)) > 0)
+		total += n;
+	if (n < 0)
+		return sq_fail(s, error_r, "indexing");
+	return total;
+}
