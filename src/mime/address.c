@@ -312,6 +312,8 @@ static void mailbox(struct cur *c, struct list *l, struct buf *tmp, bool in_grou
 	/* addr-spec: local-part ["@" domain], then maybe "(Name)" */
 	c->pos = start;
 	c->comment = NULL;
+	skip_cfws(c);
+	bool quoted = peek(c) == '"';
 	buf_reset(tmp);
 	if (local_part(c, tmp) && tmp->len > 0)
 		a->mailbox = take(tmp);
@@ -341,6 +343,11 @@ static void mailbox(struct cur *c, struct list *l, struct buf *tmp, bool in_grou
 		}
 		buf_reset(tmp);
 		skip_cfws(c);
+	} else if (a->domain == NULL && quoted && a->name == NULL) {
+		/* a lone "quoted string" is a display name without an address
+		 * (Dovecot reads it so too); a lone word is a local part */
+		a->name = a->mailbox;
+		a->mailbox = NULL;
 	}
 out:
 	if (!at_end(c) && peek(c) != ',' && !(in_group && peek(c) == ';')) {

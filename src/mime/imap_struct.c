@@ -524,11 +524,36 @@ static int write_part(const struct mime_message *msg, const struct mime_part *p,
 	return write_leaf(msg, p, ext, out);
 }
 
+/* Dovecot keeps no BODYSTRUCTURE for a message that is plain 7-bit
+ * US-ASCII text and writes the default one, in lower case, whatever the
+ * case of its Content-Type: the same test, so the same bytes. */
+static bool is_plain_7bit(const struct mime_part *p)
+{
+	if (p->parent != NULL || !(p->flags & MIME_PART_TEXT) || p->children != NULL ||
+	    strcmp(p->subtype, "plain") != 0)
+		return false;
+	if (p->param_count > 1 ||
+	    (p->param_count == 1 && (strcasecmp(p->params[0].raw_name, "charset") != 0 ||
+				     strcasecmp(p->params[0].value, "us-ascii") != 0)))
+		return false;
+	if (p->id || p->description || (p->encoding && strcmp(p->encoding, "7bit") != 0))
+		return false;
+	return !p->md5 && !p->disposition_raw && !p->languages && !p->location;
+}
+
 int mime_bodystructure(const struct mime_message *msg, const struct mime_part *part, bool extended,
 		       struct buf *out)
 {
 	const struct mime_part *p = part == NULL ? msg->root : part;
 	size_t old = out->len;
+	if (is_plain_7bit(p)) {
+		if (buf_printf(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" %zu %u%s)",
+			       p->body_vsize, p->body_lines, extended ? " NIL NIL NIL NIL" : "") < 0) {
+			buf_truncate(out, old);
+			return -1;
+		}
+		return 0;
+	}
 	if (buf_putc(out, '(') < 0 || write_part(msg, p, extended, out) < 0 ||
 	    buf_putc(out, ')') < 0) {
 		buf_truncate(out, old);

@@ -42,6 +42,7 @@ struct parser {
 	size_t nb;
 	size_t parts;
 	bool overflow; /* part cap reached: boundaries are no longer looked for */
+	bool header_cut; /* the entity just parsed ended inside its header */
 };
 
 struct counts {
@@ -389,9 +390,11 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 	parse_content(p, part, in_multipart, digest, &boundary);
 
 	if (bi >= 0) {
-		/* a boundary inside the header: no body */
+		/* a boundary inside the header: no body, and the line end before
+		 * the boundary goes to our parent's body (Dovecot's accounting) */
 		struct counts none = {0, 0};
 		set_body(part, hend, &none);
+		p->header_cut = true;
 		if (part->flags & MIME_PART_MESSAGE) {
 			/* keep the promise that a message part has its message:
 			 * an empty one, as Dovecot has */
@@ -432,6 +435,11 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 		bc.lines = child->header_lines + child->body_lines;
 		bc.bare = (child->header_vsize - child->header_size) +
 			  (child->body_vsize - child->body_size);
+		if (p->header_cut) {
+			p->header_cut = false;
+			count_range(d, body_end, end, &bc);
+			body_end = end;
+		}
 		set_body(part, body_end, &bc);
 	} else if ((part->flags & MIME_PART_MULTIPART) && boundary != NULL) {
 		size_t me = p->nb;
@@ -488,6 +496,8 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 			tail = &child->next;
 			part->child_count++;
 			size_t cend = parse_entity(p, child, cstart, depth + 1, &bi, &closing);
+			bool cut = p->header_cut;
+			p->header_cut = false;
 			bc.lines += child->header_lines + child->body_lines;
 			bc.bare += (child->header_vsize - child->header_size) +
 				   (child->body_vsize - child->body_size);
@@ -501,6 +511,10 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 			if ((size_t)bi != me) {
 				/* a parent's boundary ended the child, and us with it */
 				end = cend;
+				if (cut) {
+					count_range(d, gap_start, cend, &bc);
+					gap_start = cend;
+				}
 				set_body(part, gap_start, &bc);
 				break;
 			}

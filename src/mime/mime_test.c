@@ -325,7 +325,9 @@ TEST(addresses)
 	CHECK_ADDRS("joe@[192.0.2.1]", {M, NULL, NULL, "joe", "[192.0.2.1]"});
 	CHECK_ADDRS("Unterminated <a@x.org", {M, "Unterminated", NULL, "a", "x.org"});
 	CHECK_ADDRS("\"unterminated quote <a@x.org>",
-		    {M, NULL, NULL, "unterminated quote <a@x.org>", NULL});
+		    {M, "unterminated quote <a@x.org>", NULL, NULL, NULL});
+	CHECK_ADDRS("\"just a name\", user", {M, "just a name", NULL, NULL, NULL},
+		    {M, NULL, NULL, "user", NULL});
 	CHECK_ADDRS("");
 	CHECK_ADDRS("  \r\n ");
 
