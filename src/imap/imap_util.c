@@ -11,11 +11,13 @@
 
 /* ---- Sequence sets ---------------------------------------------------- */
 
-static int parse_number(const char *s, size_t len, size_t *pos, uint32_t *out)
+static int parse_number(const char *s, size_t len, size_t *pos, uint32_t *out, bool *star)
 {
 	size_t i = *pos;
+	*star = false;
 	if (i < len && s[i] == '*') {
-		*out = IMAP_SEQ_STAR;
+		*out = 0;
+		*star = true;
 		*pos = i + 1;
 		return 0;
 	}
@@ -23,7 +25,7 @@ static int parse_number(const char *s, size_t len, size_t *pos, uint32_t *out)
 	size_t start = i;
 	while (i < len && s[i] >= '0' && s[i] <= '9') {
 		v = v * 10 + (uint64_t)(s[i] - '0');
-		if (v > 0xffffffffULL - 1) /* nz-number fits in 32 bits; UINT32_MAX is our '*' */
+		if (v > 0xffffffffULL)
 			return -1;
 		i++;
 	}
@@ -45,12 +47,14 @@ int imap_seqset_parse(const char *s, size_t len, struct imap_seqset *set, const 
 	}
 	for (;;) {
 		uint32_t a, b;
-		if (parse_number(s, len, &pos, &a) < 0)
+		bool sa, sb;
+		if (parse_number(s, len, &pos, &a, &sa) < 0)
 			goto bad;
 		b = a;
+		sb = sa;
 		if (pos < len && s[pos] == ':') {
 			pos++;
-			if (parse_number(s, len, &pos, &b) < 0)
+			if (parse_number(s, len, &pos, &b, &sb) < 0)
 				goto bad;
 		}
 		if (set->count == IMAP_SEQSET_MAX_RANGES) {
@@ -62,8 +66,9 @@ int imap_seqset_parse(const char *s, size_t len, struct imap_seqset *set, const 
 			cap = cap ? cap * 2 : 4;
 			set->r = xreallocarray(set->r, cap, sizeof(*set->r));
 		}
-		set->r[set->count].lo = a < b ? a : b;
-		set->r[set->count].hi = a < b ? b : a;
+		set->r[set->count].lo = a;
+		set->r[set->count].hi = b;
+		set->r[set->count].star = (uint8_t)((sa ? IMAP_STAR_LO : 0) | (sb ? IMAP_STAR_HI : 0));
 		set->count++;
 		if (pos == len)
 			return 0;
@@ -87,10 +92,11 @@ void imap_seqset_resolve(struct imap_seqset *set, uint32_t star)
 {
 	for (size_t i = 0; i < set->count; i++) {
 		struct imap_range *r = &set->r[i];
-		uint32_t lo = r->lo == IMAP_SEQ_STAR ? star : r->lo;
-		uint32_t hi = r->hi == IMAP_SEQ_STAR ? star : r->hi;
+		uint32_t lo = (r->star & IMAP_STAR_LO) ? star : r->lo;
+		uint32_t hi = (r->star & IMAP_STAR_HI) ? star : r->hi;
 		r->lo = lo < hi ? lo : hi;
 		r->hi = lo < hi ? hi : lo;
+		r->star = 0;
 	}
 	if (set->count > 1)
 		qsort(set->r, set->count, sizeof(*set->r), range_cmp);

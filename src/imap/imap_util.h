@@ -13,13 +13,15 @@
 /* ---- Sequence sets ---------------------------------------------------- */
 
 struct imap_range {
-	uint32_t lo, hi; /* lo <= hi */
+	uint32_t lo, hi; /* lo <= hi once resolved */
+	uint8_t star;    /* before resolving: IMAP_STAR_LO / IMAP_STAR_HI */
 };
 
-/* A parsed sequence set ("1:3,5,7:*"). '*' is kept as IMAP_SEQ_STAR until
- * imap_seqset_resolve() replaces it. Ranges are as written (n:m with n > m
- * swapped), not yet sorted or merged. */
-#define IMAP_SEQ_STAR UINT32_MAX
+/* A parsed sequence set ("1:3,5,7:*"). '*' is marked in range.star until
+ * imap_seqset_resolve() replaces it. Ranges are as written, not yet sorted
+ * or merged. */
+#define IMAP_STAR_LO 1
+#define IMAP_STAR_HI 2
 #define IMAP_SEQSET_MAX_RANGES 100000
 
 struct imap_seqset {
