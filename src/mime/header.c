@@ -14,6 +14,26 @@ void mime_header_iter_init(struct mime_header_iter *it, const char *hdr, size_t 
 	it->p = hdr;
 	it->len = len;
 	it->pos = 0;
+	it->all_lines = false;
+}
+
+static int junk_line(struct mime_header_iter *it, size_t start, size_t end,
+		     struct mime_header_field *f)
+{
+	if (!it->all_lines)
+		return 0;
+	size_t ve = end;
+	if (ve > start && it->p[ve - 1] == '\n')
+		ve--;
+	if (ve > start && it->p[ve - 1] == '\r')
+		ve--;
+	f->name = it->p + start;
+	f->name_len = 0;
+	f->value = it->p + start;
+	f->value_len = ve - start;
+	f->offset = start;
+	f->size = end - start;
+	return 1;
 }
 
 /* End of the line starting at pos (index after its LF, or len). */
@@ -46,20 +66,24 @@ int mime_header_iter_next(struct mime_header_iter *it, struct mime_header_field 
 		while (end < len && (p[end] == ' ' || p[end] == '\t'))
 			end = line_end(p, len, end);
 		it->pos = end;
-		if (p[start] == ' ' || p[start] == '\t')
-			continue; /* continuation with nothing to continue */
-		const char *colon = memchr(p + start, ':', end - start);
-		if (colon == NULL)
+		if (p[start] == ' ' || p[start] == '\t') {
+			/* continuation with nothing to continue */
+			if (junk_line(it, start, end, f))
+				return 1;
 			continue;
-		size_t c = (size_t)(colon - p);
-		const char *lf = memchr(p + start, '\n', c - start);
-		if (lf != NULL)
-			continue; /* the colon is on a continuation line: not a field */
-		size_t nl = c - start;
+		}
+		const char *colon = memchr(p + start, ':', end - start);
+		const char *lf = colon ? memchr(p + start, '\n', (size_t)(colon - p) - start) : NULL;
+		size_t c = colon ? (size_t)(colon - p) : 0;
+		size_t nl = c > start ? c - start : 0;
 		while (nl > 0 && (p[start + nl - 1] == ' ' || p[start + nl - 1] == '\t'))
 			nl--;
-		if (nl == 0)
+		if (colon == NULL || lf != NULL || nl == 0) {
+			/* no colon on the first line: not a field */
+			if (junk_line(it, start, end, f))
+				return 1;
 			continue;
+		}
 		size_t vs = c + 1, ve = end;
 		if (ve > vs && p[ve - 1] == '\n')
 			ve--;

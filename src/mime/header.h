@@ -25,9 +25,13 @@ struct mime_header_field {
 struct mime_header_iter {
 	const char *p;
 	size_t len, pos;
+	bool all_lines; /* also yield lines that are not fields (no colon, or a
+			   continuation at the start), with name_len 0 and
+			   value the whole line: HEADER.FIELDS.NOT keeps them */
 };
 
-/* (hdr, len) is a header block; a blank line in it ends the iteration. */
+/* (hdr, len) is a header block; a blank line in it ends the iteration.
+ * all_lines starts false. */
 void mime_header_iter_init(struct mime_header_iter *it, const char *hdr, size_t len);
 /* Returns 1 and fills *f with the next field, or 0 at the end. */
 int mime_header_iter_next(struct mime_header_iter *it, struct mime_header_field *f);

@@ -687,8 +687,9 @@ int mime_header_fields(const struct mime_message *msg, size_t hdr_offset, size_t
 	struct mime_header_field f;
 	size_t old = out->len;
 	mime_header_iter_init(&it, msg->data + hdr_offset, hdr_size);
+	it.all_lines = not; /* lines that are not fields are "not" any name */
 	while (mime_header_iter_next(&it, &f) > 0) {
-		if (names_contain(names, count, f.name, f.name_len) == not)
+		if (f.name_len > 0 && names_contain(names, count, f.name, f.name_len) == not)
 			continue;
 		const char *s = msg->data + hdr_offset + f.offset;
 		size_t n = f.size;

@@ -562,6 +562,21 @@ TEST(header_fields)
 	CHECK_INT(mime_header_fields(msg, 0, msg->root->header_size, none, 1, false, &b), 0);
 	CHECK_STR(buf_cstr(&b), "\r\n");
 	buf_free(&b);
+	mime_free(&msg);
+
+	/* lines that are not fields are kept by .NOT (as Dovecot does) */
+	m = " lead\r\nA: 1\r\nno colon\r\n  cont\r\n: empty name\r\nB: 2\r\n\r\nbody";
+	msg = parse_str(m);
+	buf_init(&b, 1000);
+	const char *a_only[] = {"a"};
+	CHECK_INT(mime_header_fields(msg, 0, msg->root->header_size, a_only, 1, true, &b), 0);
+	CHECK_STR(buf_cstr(&b), " lead\r\nno colon\r\n  cont\r\n: empty name\r\nB: 2\r\n\r\n");
+	buf_reset(&b);
+	CHECK_INT(mime_header_fields(msg, 0, msg->root->header_size, a_only, 1, false, &b), 0);
+	CHECK_STR(buf_cstr(&b), "A: 1\r\n\r\n");
+	buf_free(&b);
+	mime_free(&msg);
+	msg = parse_str("From: a@b\r\nSubject: one\r\n two\r\nTo: c@d\nsubject: again\r\nX-Last: z");
 	buf_init(&b, 5);
 	CHECK_INT(mime_header_fields(msg, 0, msg->root->header_size, names, 2, false, &b), -1);
 	CHECK_INT(b.len, 0);
