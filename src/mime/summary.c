@@ -4,6 +4,7 @@
  * Everything here is UTF-8 and bounded: headers are decoded with RFC 2047
  * and charset conversion, bodies with their transfer encoding and charset,
  * HTML is reduced to text by a small tag scanner (no DOM, linear). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -686,8 +687,13 @@ int mime_extract_text(const struct mime_message *msg, struct buf *header_text, s
 			r = add_text(body_text, name, strlen(name));
 		if (r == 0 && (p->flags & MIME_PART_TEXT) &&
 		    (strcmp(p->subtype, "plain") == 0 || strcmp(p->subtype, "html") == 0)) {
+			/* read no more of the part than can fill what is left of
+			 * the output (HTML shrinks a lot when its tags go) */
+			size_t room = body_text->max - body_text->len;
+			bool html = strcmp(p->subtype, "html") == 0;
+			size_t max_input = room > SIZE_MAX / 64 ? 0 : (room + 16) * (html ? 16 : 4);
 			buf_reset(&tmp);
-			(void)mime_part_text(msg, p, 0, &tmp);
+			(void)mime_part_text(msg, p, max_input, &tmp);
 			r = add_text(body_text, buf_cstr(&tmp), tmp.len);
 		}
 		if (r < 0)
