@@ -1208,6 +1208,11 @@ int store_search_index_flush(struct store *st, const char **error_r)
 	return st->ops->search_index_flush(st, error_r);
 }
 
+int store_integrity_check(struct store *st, const char **error_r)
+{
+	return st->ops->integrity_check(st, error_r);
+}
+
 /* ---- Change notifications --------------------------------------------- */
 
 struct store_watch *store_watch_add(struct store *st, int64_t user_id, store_watch_cb *cb, void *ctx)

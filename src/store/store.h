@@ -445,6 +445,14 @@ int store_search(struct store *st, int64_t mailbox_id, enum store_search_field f
  * the daemon was stopped with a backlog. Returns the number indexed or -1. */
 int store_search_index_flush(struct store *st, const char **error_r);
 
+/* ---- Maintenance -------------------------------------------------------- */
+
+/* Checks the store for damage and for running figures (mailbox counters,
+ * used_bytes, reference counts, the index's bookkeeping) that disagree with
+ * the data they sum up. Reads everything: for tests and `posthorn check`,
+ * not for a busy daemon. 0 when all is well, -1 with the first problem. */
+int store_integrity_check(struct store *st, const char **error_r);
+
 /* ---- Change notifications --------------------------------------------- */
 
 /* Called on the event loop after a committed change to any mailbox of

@@ -129,6 +129,7 @@ struct store_ops {
 	int (*search)(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
 		      uint32_t **uids_r, size_t *count_r, const char **error_r);
 	int (*search_index_flush)(struct store *st, const char **error_r);
+	int (*integrity_check)(struct store *st, const char **error_r);
 
 	int (*queue_list)(struct store *st, struct store_queue_entry **entries_r, size_t *count_r,
 			  const char **error_r);

@@ -7,7 +7,7 @@
  * aliases), store_sqlite_mailbox.c, store_sqlite_msgs.c (reading, flags,
  * expunge, copy, changes), store_sqlite_fts.c (the full-text index and
  * search), store_sqlite_deliver.c (delivery, the writer thread and group
- * commit), store_sqlite_queue.c.
+ * commit), store_sqlite_queue.c, store_sqlite_check.c (integrity check).
  *
  * Two connections: `db` belongs to the thread that owns the struct store
  * (the event loop, or the CLI); the writer thread opens its own. Each has
@@ -179,6 +179,12 @@ int sq_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const cha
 int sq_search(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
 	      uint32_t **uids_r, size_t *count_r, const char **error_r);
 int sq_search_index_flush(struct store *st, const char **error_r);
+int sq_integrity_check(struct store *st, const char **error_r);
+/* Registers the SQL functions the FTS source view needs (every connection). */
+int sq_fts_register(sqlite3 *h);
+/* Removes a content's postings and text from the index (if it was indexed);
+ * call before its contents row goes. */
+int sq_fts_remove(struct sdb *db, int64_t content_id);
 /* Indexes up to max contents waiting in fts_pending, in one transaction of
  * its own: the number indexed (0 = none waiting), or -1. */
 int sq_index_some(struct sdb *db, size_t max);

@@ -13,13 +13,19 @@
  * The index: one row per stored content (rowid = contents.id, so copies
  * share it), columns subj, sender (From), rcpt (To and Cc) and body (the
  * decoded text parts, at most STORE_FTS_MAX_BODY bytes), tokenized by
- * unicode61 with diacritics removed. Queries are built here from the
- * user's words, each a quoted prefix phrase, so no FTS5 syntax passes
- * through. */
+ * unicode61 with diacritics removed. It is an external-content FTS5 table:
+ * its source, the view fts_src, takes the header columns from contents and
+ * the body text from fts_text, zlib-compressed (a normal FTS5 table would
+ * keep a plain copy of all text, as big as the mail itself). Rows are
+ * indexed from that view and their postings deleted with values read from
+ * the same view, so the two always agree, as FTS5 requires. Queries are
+ * built here from the user's words, each a quoted prefix phrase, so no
+ * FTS5 syntax passes through. */
 #include "store/store_sqlite.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "mime/mime.h"
 #include "util/buf.h"
@@ -111,26 +117,67 @@ int sq_search(struct store *st, int64_t mailbox_id, enum store_search_field fiel
 	return 0;
 }
 
+/* ---- Compressed text ------------------------------------------------------- */
+
+/* posthorn_unz(body_z, body_len): the text stored by index_some(). */
+static void unz_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const void *z = sqlite3_value_blob(argv[0]);
+	int zlen = sqlite3_value_bytes(argv[0]);
+	sqlite3_int64 len = sqlite3_value_int64(argv[1]);
+	if (len < 0 || (uint64_t)len > STORE_FTS_MAX_BODY) {
+		sqlite3_result_error(ctx, "posthorn_unz: bad length", -1);
+		return;
+	}
+	char *out = sqlite3_malloc64((sqlite3_uint64)len + 1);
+	if (out == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	uLongf outlen = (uLongf)len;
+	if (len > 0 && (z == NULL || uncompress((Bytef *)out, &outlen, z, (uLong)zlen) != Z_OK ||
+			outlen != (uLongf)len)) {
+		sqlite3_free(out);
+		sqlite3_result_error(ctx, "posthorn_unz: corrupt text", -1);
+		return;
+	}
+	sqlite3_result_text64(ctx, out, (sqlite3_uint64)len, sqlite3_free, SQLITE_UTF8);
+}
+
+int sq_fts_register(sqlite3 *h)
+{
+	return sqlite3_create_function_v2(h, "posthorn_unz", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, unz_func,
+					  NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : -1;
+}
+
+int sq_fts_remove(struct sdb *db, int64_t content_id)
+{
+	if (sdb_do(db,
+		   "INSERT INTO fts(fts, rowid, subj, sender, rcpt, body)"
+		   " SELECT 'delete', id, subj, sender, rcpt, body FROM fts_src WHERE id = ?",
+		   "i", content_id) < 0 ||
+	    sdb_do(db, "DELETE FROM fts_text WHERE id = ?", "i", content_id) < 0)
+		return -1;
+	return 0;
+}
+
 /* ---- Indexing ------------------------------------------------------------- */
 
 struct ix_doc {
 	int64_t id;
-	char *subj, *sender, *rcpt, *body;
+	size_t len;       /* of the body text */
+	void *z;          /* compressed */
+	size_t zlen;
 };
-
-static char *col_or_empty(sqlite3_stmt *q, int i)
-{
-	char *t = sdb_text(q, i);
-	return t ? t : xstrdup("");
-}
 
 int sq_index_some(struct sdb *db, size_t max)
 {
 	/* Read and extract first, outside the write transaction. */
 	sqlite3_stmt *q = sdb_q(db,
-				"SELECT p.content_id, b.data, c.subject, c.from_disp, c.to_disp, c.cc"
-				" FROM fts_pending p JOIN blobs b ON b.id = p.content_id"
-				" JOIN contents c ON c.id = p.content_id ORDER BY p.content_id LIMIT ?",
+				"SELECT p.content_id, b.data FROM fts_pending p JOIN blobs b ON b.id = p.content_id"
+				" ORDER BY p.content_id LIMIT ?",
 				"i", (int64_t)max);
 	if (q == NULL)
 		return -1;
@@ -142,15 +189,6 @@ int sq_index_some(struct sdb *db, size_t max)
 		d->id = sqlite3_column_int64(q, 0);
 		const char *data = sqlite3_column_blob(q, 1);
 		size_t len = (size_t)sqlite3_column_bytes(q, 1);
-		d->subj = col_or_empty(q, 2);
-		d->sender = col_or_empty(q, 3);
-		char *to = col_or_empty(q, 4), *cc = col_or_empty(q, 5);
-		struct buf b;
-		buf_init(&b, BUF_MAX_DEFAULT);
-		buf_printf(&b, "%s %s", to, cc);
-		d->rcpt = buf_steal(&b, NULL);
-		free(to);
-		free(cc);
 		struct mime_message *mm = mime_parse(data ? data : "", len);
 		struct buf head, text;
 		buf_init(&head, 64 * 1024);
@@ -160,7 +198,13 @@ int sq_index_some(struct sdb *db, size_t max)
 			(void)mime_extract_text(mm, &head, &text);
 		mime_free(&mm);
 		buf_free(&head);
-		d->body = text.data ? buf_steal(&text, NULL) : xstrdup("");
+		uLongf zlen = compressBound((uLong)text.len);
+		d->len = text.len;
+		d->z = xmalloc(zlen);
+		if (compress2(d->z, &zlen, (const Bytef *)(text.data ? text.data : ""), (uLong)text.len, 1) != Z_OK)
+			fatalx("store: zlib compress failed");
+		d->zlen = zlen;
+		buf_free(&text);
 	}
 	if (n == max || r < 0)
 		sqlite3_reset(q);
@@ -174,10 +218,13 @@ int sq_index_some(struct sdb *db, size_t max)
 				 * another process.) */
 				int k = sdb_do(db, "DELETE FROM fts_pending WHERE content_id = ?", "i", docs[i].id);
 				if (k > 0)
+					k = sdb_do(db, "INSERT INTO fts_text(id, body_len, body_z) VALUES(?, ?, ?)", "iib",
+						   docs[i].id, (int64_t)docs[i].len, (const void *)docs[i].z, docs[i].zlen);
+				if (k > 0)
 					k = sdb_do(db,
-						   "INSERT INTO fts(rowid, subj, sender, rcpt, body) VALUES(?, ?, ?, ?, ?)",
-						   "issss", docs[i].id, docs[i].subj, docs[i].sender, docs[i].rcpt,
-						   docs[i].body);
+						   "INSERT INTO fts(rowid, subj, sender, rcpt, body)"
+						   " SELECT id, subj, sender, rcpt, body FROM fts_src WHERE id = ?",
+						   "i", docs[i].id);
 				if (k < 0)
 					result = -1;
 			}
@@ -187,12 +234,8 @@ int sq_index_some(struct sdb *db, size_t max)
 			}
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		free(docs[i].subj);
-		free(docs[i].sender);
-		free(docs[i].rcpt);
-		free(docs[i].body);
-	}
+	for (size_t i = 0; i < n; i++)
+		free(docs[i].z);
 	free(docs);
 	return result;
 }

@@ -202,9 +202,9 @@ static int rename_inbox(struct sdb *db, int64_t user_id, int64_t inbox, const ch
 		    "i", inbox) <= 0)
 		return -1;
 	if (sdb_do(db,
-		   "UPDATE mailboxes SET (uidnext, highestmodseq, messages, unseen, recent, deleted, size,"
-		   " keywords) = (SELECT uidnext, highestmodseq, messages, unseen, recent, deleted, size,"
-		   " keywords FROM mailboxes WHERE id = ?) WHERE id = ?",
+		   "UPDATE mailboxes SET (uidnext, highestmodseq, first_recent_uid, messages, unseen, recent,"
+		   " deleted, size, keywords) = (SELECT uidnext, highestmodseq, first_recent_uid, messages, unseen,"
+		   " recent, deleted, size, keywords FROM mailboxes WHERE id = ?) WHERE id = ?",
 		   "ii", inbox, nid) < 0 ||
 	    sdb_do(db, "INSERT INTO expunged(mailbox_id, modseq, uid) SELECT ?, ?, uid FROM msgs WHERE mailbox_id = ?",
 		   "iii", inbox, modseq, inbox) < 0 ||

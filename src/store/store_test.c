@@ -132,6 +132,15 @@ static uint32_t deliver1(struct store *st, int64_t user, int64_t box, const char
 	return rc.uid;
 }
 
+static void check_integrity(struct store *st)
+{
+	const char *err = NULL;
+	int r = store_integrity_check(st, &err);
+	if (r != 0)
+		printf("  integrity: %s\n", err);
+	CHECK_INT(r, 0);
+}
+
 /* ---- Addresses ----------------------------------------------------------- */
 
 TEST(address_canon)
@@ -233,6 +242,7 @@ TEST(accounts)
 	CHECK_INT(store_alias_remove(st, "x@other.test", NULL, &err), -1);
 	CHECK_INT(store_domain_remove(st, "other.test", &err), 0);
 	CHECK_INT(store_domain_remove(st, "other.test", &err), -1);
+	check_integrity(st);
 	store_close(&st);
 	CHECK(st == NULL);
 }
@@ -358,6 +368,7 @@ TEST(resolve)
 	CHECK_INT(store_resolve(st, "team@example.test", &res, &err), 0);
 	CHECK_INT(res.count, 1);
 	store_resolution_clear(&res);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -389,6 +400,7 @@ TEST(mailbox_names)
 		CHECK_STR(mb.name, cases[i].want);
 		store_mailbox_clear(&mb);
 	}
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -530,6 +542,7 @@ TEST(mailboxes)
 	CHECK_INT(mb.recent, 0);
 	store_mailbox_clear(&mb);
 	buf_free(&m);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -628,6 +641,7 @@ TEST(deliver_sync)
 	CHECK_INT(store_deliver(st, &d4, &err), -1);
 	buf_free(&want);
 	buf_free(&m);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -778,6 +792,7 @@ TEST(deliver_async)
 		rc[i] = (struct store_delivery_rcpt){.user_id = alice};
 		store_deliver_async(st, &d[i], async_cb, &a);
 	}
+	check_integrity(st);
 	store_close(&st);
 	CHECK_INT(a.done, 10);
 	CHECK_INT(a.ok, N - 2 + 10);
@@ -786,6 +801,7 @@ TEST(deliver_async)
 	CHECK_INT(store_mailbox_get_by_id(st, inbox, &mb, &err), 1);
 	CHECK_INT(mb.messages, N - 2 + 10);
 	store_mailbox_clear(&mb);
+	check_integrity(st);
 	store_close(&st);
 	for (int i = 0; i < N; i++)
 		buf_free(&msgs[i]);
@@ -830,6 +846,7 @@ TEST(watches)
 	CHECK_INT(c1.calls + c2.calls, 1);
 	CHECK_INT(b.watch_calls, 1);
 	store_watch_remove(st, &wb);
+	check_integrity(st);
 	store_close(&st);
 	event_base_free(base);
 }
@@ -953,6 +970,7 @@ TEST(flags)
 			break; /* freeing early clears m */
 	}
 	CHECK_INT(store_msg_iter_free(&it, &err), 0);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -1026,6 +1044,7 @@ TEST(expunge_changes)
 	CHECK_INT(store_mailbox_get_by_id(st, inbox, &mb, &err), 1);
 	CHECK_INT(mb.messages + mb.unseen + mb.deleted + mb.size + mb.recent, 0);
 	store_mailbox_clear(&mb);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -1114,6 +1133,7 @@ TEST(copy_move)
 	free(src);
 	free(dst);
 	CHECK_INT(store_msg_copy(st, trash, &one, 1, mailbox_id(st, bob, "INBOX"), false, &src, &dst, &err), -1);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -1147,6 +1167,7 @@ TEST(quota)
 	free(dst);
 	CHECK_INT(store_quota_exceeded(st, 424242, 1, &err), -1);
 	buf_free(&m);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -1237,6 +1258,7 @@ TEST(queue)
 	CHECK_INT(store_queue_flush(st, 0, &err), 0);
 	CHECK_INT(store_queue_remove(st, d.queue_id, &err), 0);
 	buf_free(&m);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -1311,6 +1333,7 @@ TEST(search)
 		  0);
 	CHECK_INT(n, 0);
 	free(uids);
+	check_integrity(st);
 	store_close(&st);
 }
 
@@ -1339,6 +1362,52 @@ TEST(page)
 		CHECK_INT(v[0].uid, 26);
 	store_msg_list_free(&v, n);
 	CHECK_INT(store_msg_page(st, 424242, true, 0, 10, &v, &n, &total, &err), -1);
+	check_integrity(st);
+	store_close(&st);
+}
+
+/* The integrity check finds what it is meant to find. */
+TEST(integrity)
+{
+	const char *dir;
+	struct store *st = fixture(&dir);
+	const char *err;
+	int64_t alice = user_id(st, "alice@example.test");
+	int64_t inbox = fill_inbox(st, alice, 3);
+	uint32_t one = 1;
+	uint32_t *src, *dst;
+	store_msg_copy(st, inbox, &one, 1, mailbox_id(st, alice, "Archive"), false, &src, &dst, &err);
+	free(src);
+	free(dst);
+	check_integrity(st);
+	static const struct {
+		const char *tamper, *undo;
+	} cases[] = {
+		{"UPDATE mailboxes SET unseen = unseen + 1", "UPDATE mailboxes SET unseen = unseen - 1"},
+		{"UPDATE mailboxes SET messages = messages + 1", "UPDATE mailboxes SET messages = messages - 1"},
+		{"UPDATE mailboxes SET recent = recent + 1", "UPDATE mailboxes SET recent = recent - 1"},
+		{"UPDATE mailboxes SET uidnext = 1", "UPDATE mailboxes SET uidnext = (SELECT coalesce(max(uid), 0) + 1"
+						     " FROM msgs WHERE mailbox_id = mailboxes.id)"},
+		{"UPDATE users SET used_bytes = used_bytes + 1", "UPDATE users SET used_bytes = used_bytes - 1"},
+		{"UPDATE contents SET refs = refs + 1", "UPDATE contents SET refs = refs - 1"},
+		{"DELETE FROM fts_text WHERE id = (SELECT max(id) FROM fts_text)", NULL},
+	};
+	struct buf path;
+	buf_init(&path, 4096);
+	buf_printf(&path, "%s/posthorn.db", dir);
+	sqlite3 *raw;
+	CHECK_INT(sqlite3_open(path.data, &raw), SQLITE_OK);
+	sqlite3_busy_timeout(raw, 5000);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_INT(sqlite3_exec(raw, cases[i].tamper, NULL, NULL, NULL), SQLITE_OK);
+		CHECK_INT(store_integrity_check(st, &err), -1);
+		if (cases[i].undo) {
+			CHECK_INT(sqlite3_exec(raw, cases[i].undo, NULL, NULL, NULL), SQLITE_OK);
+			check_integrity(st);
+		}
+	}
+	sqlite3_close(raw);
+	buf_free(&path);
 	store_close(&st);
 }
 
@@ -1420,6 +1489,7 @@ TEST(concurrent)
 	buf_free(&path);
 	buf_free(&m);
 	store_close(&cli);
+	check_integrity(st);
 	store_close(&st);
 	event_base_free(base);
 }
@@ -1499,6 +1569,7 @@ TEST(crash)
 {
 	const char *dir;
 	struct store *st = fixture(&dir);
+	check_integrity(st);
 	store_close(&st);
 	int *acked = xcalloc(1000000, sizeof(int));
 	int nacked = 0;
@@ -1586,6 +1657,7 @@ TEST(crash)
 	CHECK_INT(store_mailbox_get_by_id(st, inbox, &mb, &err), 1);
 	CHECK_INT(mb.messages, stored);
 	store_mailbox_clear(&mb);
+	check_integrity(st);
 	store_close(&st);
 
 	struct buf path;
@@ -1625,6 +1697,7 @@ int main(void)
 	RUN(queue);
 	RUN(search);
 	RUN(page);
+	RUN(integrity);
 	RUN(concurrent);
 	RUN(crash);
 	tmpdirs_remove();
