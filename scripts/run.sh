@@ -31,8 +31,10 @@ cat <<MSG
           --from demo@$DOMAIN --to demo@$DOMAIN
   Read the mailbox:
     ./posthorn export demo@$DOMAIN -c $CONF
+    curl -k pop3s://127.0.0.1:2995/ -u demo@$DOMAIN      (list; add a number for a message)
   Mail client settings: server 127.0.0.1, user demo@$DOMAIN,
     outgoing SMTP 2587 (STARTTLS) or 2465 (SSL/TLS), normal password;
+    incoming POP3 2110 (STARTTLS) or 2995 (SSL/TLS), normal password;
     the certificate is self-signed: accept it once.
 
   Serving now (Ctrl-C to stop); log lines follow.
