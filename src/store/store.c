@@ -1162,6 +1162,30 @@ static int delivery_check(struct store *st, struct store_delivery *d)
 	return d->error ? -1 : 0;
 }
 
+/* Runs the caller's completion, then tells the queue watcher about a new
+ * queue entry (d may be gone after the caller's callback). */
+struct queue_hook {
+	struct store *st;
+	store_delivery_cb *cb;
+	void *ctx;
+};
+
+static void queue_hook_cb(void *ctx, struct store_delivery *d, int result)
+{
+	struct queue_hook h = *(struct queue_hook *)ctx;
+	free(ctx);
+	int64_t queue_id = result == 0 ? d->queue_id : 0;
+	h.cb(h.ctx, d, result);
+	if (queue_id > 0 && h.st->queue_cb != NULL)
+		h.st->queue_cb(h.st->queue_ctx, queue_id);
+}
+
+void store_queue_watch(struct store *st, store_queue_cb *cb, void *ctx)
+{
+	st->queue_cb = cb;
+	st->queue_ctx = ctx;
+}
+
 void store_deliver_async(struct store *st, struct store_delivery *d, store_delivery_cb *cb, void *ctx)
 {
 	if (st->base == NULL) {
@@ -1174,6 +1198,14 @@ void store_deliver_async(struct store *st, struct store_delivery *d, store_deliv
 	/* On a bad delivery d->error is set and the backend reports the
 	 * failure from the loop like any other completion. */
 	delivery_check(st, d);
+	if (d->remote_count > 0 && st->queue_cb != NULL) {
+		struct queue_hook *h = xmalloc(sizeof(*h));
+		h->st = st;
+		h->cb = cb;
+		h->ctx = ctx;
+		cb = queue_hook_cb;
+		ctx = h;
+	}
 	st->ops->deliver_async(st, d, cb, ctx);
 }
 
@@ -1353,6 +1385,27 @@ int store_queue_rcpt_update(struct store *st, int64_t rcpt_id, enum store_queue_
 	if (state != STORE_QUEUE_PENDING && state != STORE_QUEUE_DELIVERED && state != STORE_QUEUE_FAILED)
 		return fail(error_r, "invalid queue state");
 	return st->ops->queue_rcpt_update(st, rcpt_id, state, next_attempt, last_error, error_r);
+}
+
+int store_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limit, int64_t **ids_r,
+			size_t *count_r, const char **error_r)
+{
+	*ids_r = NULL;
+	*count_r = 0;
+	return st->ops->queue_due_ids(st, now, after_id, limit, ids_r, count_r, error_r);
+}
+
+int store_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r)
+{
+	*flags_r = 0;
+	return st->ops->queue_flags(st, queue_id, flags_r, error_r);
+}
+
+int store_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r)
+{
+	if (writable(st, error_r) < 0)
+		return -1;
+	return st->ops->queue_set_flags(st, queue_id, flags, error_r);
 }
 
 void store_queue_entry_clear(struct store_queue_entry *e)

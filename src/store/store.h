@@ -519,4 +519,22 @@ int store_queue_next_attempt(struct store *st, time_t *when_r, const char **erro
 void store_queue_entry_clear(struct store_queue_entry *e);
 void store_queue_list_free(struct store_queue_entry **entries, size_t count);
 
+/* The scheduler's cursor over due work: ids (ascending) of at most `limit`
+ * entries with id > after_id that have a pending recipient whose
+ * next_attempt <= now. *ids_r is malloc'd (free()), NULL when none. */
+int store_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limit, int64_t **ids_r,
+			size_t *count_r, const char **error_r);
+/* Per-entry flags kept by the queue manager. */
+#define STORE_QUEUE_DELAY_NOTIFIED 0x1u /* the sender got a delay notice */
+/* 1 and *flags_r, 0 no such entry, -1 error. */
+int store_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
+/* Sets the given flags (OR). 0, or -1 (also when there is no such entry). */
+int store_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
+/* Called on the event loop after an asynchronous delivery of this process
+ * that queued remote recipients was committed (the SMTP server's, a
+ * bounce's): the scheduler starts on it at once instead of at its next
+ * poll. One watcher per store; NULL removes it. */
+typedef void store_queue_cb(void *ctx, int64_t queue_id);
+void store_queue_watch(struct store *st, store_queue_cb *cb, void *ctx);
+
 #endif

@@ -36,6 +36,9 @@ struct store {
 	struct store_notice *notices;
 	size_t notice_count, notice_cap;
 	struct event *notice_ev;
+	/* The queue watcher (store_queue_watch). */
+	store_queue_cb *queue_cb;
+	void *queue_ctx;
 };
 
 struct store_msg_iter {
@@ -142,6 +145,10 @@ struct store_ops {
 	int (*queue_flush)(struct store *st, int64_t queue_id, const char **error_r);
 	int (*queue_rcpt_update)(struct store *st, int64_t rcpt_id, enum store_queue_state state,
 				 time_t next_attempt, const char *last_error, const char **error_r);
+	int (*queue_due_ids)(struct store *st, time_t now, int64_t after_id, size_t limit, int64_t **ids_r,
+			     size_t *count_r, const char **error_r);
+	int (*queue_flags)(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
+	int (*queue_set_flags)(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
 };
 
 extern const struct store_ops store_sqlite_ops;

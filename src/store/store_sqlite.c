@@ -153,8 +153,14 @@ static const char *const schema_v1[] = {
 	NULL,
 };
 
+/* v2: per-entry flags of the outbound queue (a delay notice was sent). */
+static const char *const schema_v2[] = {
+	"ALTER TABLE queue ADD COLUMN flags INTEGER NOT NULL DEFAULT 0",
+	NULL,
+};
+
 /* migrations[v - 1] brings a database from version v - 1 to v. */
-static const char *const *const migrations[] = {schema_v1};
+static const char *const *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* ---- Connections ------------------------------------------------------- */
@@ -668,4 +674,7 @@ const struct store_ops store_sqlite_ops = {
 	.queue_remove = sq_queue_remove,
 	.queue_flush = sq_queue_flush,
 	.queue_rcpt_update = sq_queue_rcpt_update,
+	.queue_due_ids = sq_queue_due_ids,
+	.queue_flags = sq_queue_flags,
+	.queue_set_flags = sq_queue_set_flags,
 };

@@ -204,5 +204,9 @@ int sq_queue_remove(struct store *st, int64_t queue_id, const char **error_r);
 int sq_queue_flush(struct store *st, int64_t queue_id, const char **error_r);
 int sq_queue_rcpt_update(struct store *st, int64_t rcpt_id, enum store_queue_state state, time_t next_attempt,
 			 const char *last_error, const char **error_r);
+int sq_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limit, int64_t **ids_r,
+		     size_t *count_r, const char **error_r);
+int sq_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
+int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
 
 #endif
