@@ -11,9 +11,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dns/dns.h"
 #include "util/buf.h"
 #include "util/mem.h"
 #include "util/strnum.h"
@@ -81,6 +83,32 @@ static const struct key keys[] = {
 	K("auth_lockout", KEY_SECONDS, auth_lockout, "10m", "How long an address that failed too often is refused."),
 	K("auth_workers", KEY_COUNT, auth_workers, "0", "Threads that check password hashes; 0 = one per CPU."),
 	K("default_quota", KEY_SIZE, default_quota, "0", "Storage quota of new users; 0 = unlimited."),
+	K("dns_resolver", KEY_STRING, dns_resolver, "system",
+	  "DNS for outbound mail: \"system\" (the servers of /etc/resolv.conf), or forwarders ADDRESS[:PORT] "
+	  "separated by spaces ([IPv6]:PORT)."),
+	K("dns_trust_anchor", KEY_STRING, dns_trust_anchor, "auto",
+	  "DNSSEC validation: \"auto\" (the root key of Debian's dns-root-data when installed), \"none\", or the "
+	  "path of a trust-anchor file."),
+	K("queue_retry", KEY_STRING, queue_retry, "5m 10m 20m 40m 1h 2h 3h 4h",
+	  "Waits between delivery attempts of a deferred recipient; the last one repeats."),
+	K("queue_lifetime", KEY_SECONDS, queue_lifetime, "5d",
+	  "How long undeliverable mail is retried before it is bounced to its sender."),
+	K("queue_delay_notice", KEY_SECONDS, queue_delay_notice, "4h",
+	  "After this long in the queue the sender gets a delay notice (once); 0 = never."),
+	K("outbound_max_connections", KEY_COUNT, outbound_max_connections, "100",
+	  "Outbound SMTP connections open at once, all destinations together."),
+	K("outbound_max_per_domain", KEY_COUNT, outbound_max_per_domain, "20",
+	  "Outbound SMTP connections open at once to one destination domain."),
+	K("outbound_connect_timeout", KEY_SECONDS, outbound_connect_timeout, "30s",
+	  "How long to wait for a remote server to accept a connection."),
+	K("outbound_tls", KEY_BOOL, outbound_tls, "yes",
+	  "Use STARTTLS when the remote server offers it (opportunistic; certificates are not verified)."),
+	K("outbound_tls_required", KEY_STRING, outbound_tls_required, NULL,
+	  "Domains (space-separated) to which mail goes only over TLS; without STARTTLS it waits in the queue."),
+	K("relay_host", KEY_STRING, relay_host, NULL,
+	  "Send all outbound mail through this server (HOST[:PORT], [IP]:PORT) instead of looking up MX records."),
+	K("dkim_dir", KEY_PATH, dkim_dir, NULL,
+	  "Folder of DKIM keys (DOMAIN/SELECTOR.pem, made by `posthorn dkim keygen`). Default: data_dir/dkim."),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -341,6 +369,28 @@ static int validate(struct config *cfg, char *err, size_t err_size)
 		snprintf(err, err_size, "%s: imap_max_line must be at least 1024", cfg->path);
 		return -1;
 	}
+	const char *error;
+	if (dns_check_resolver(cfg->dns_resolver, &error) < 0) {
+		snprintf(err, err_size, "%s: dns_resolver %s: %s", cfg->path, cfg->dns_resolver, error);
+		return -1;
+	}
+	uint64_t *retry;
+	if (config_retry_schedule(cfg->queue_retry, &retry, &error) < 0) {
+		snprintf(err, err_size, "%s: queue_retry %s: %s", cfg->path, cfg->queue_retry, error);
+		return -1;
+	}
+	free(retry);
+	char host[256];
+	uint16_t port;
+	if (cfg->relay_host != NULL && config_relay_host(cfg->relay_host, host, sizeof(host), &port, &error) < 0) {
+		snprintf(err, err_size, "%s: relay_host %s: %s", cfg->path, cfg->relay_host, error);
+		return -1;
+	}
+	if (cfg->outbound_max_connections < 1 || cfg->outbound_max_per_domain < 1 || cfg->queue_lifetime < 1) {
+		snprintf(err, err_size, "%s: outbound_max_connections, outbound_max_per_domain and queue_lifetime must be "
+			 "at least 1", cfg->path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -465,6 +515,86 @@ int config_check_files(const struct config *cfg, char *err, size_t err_size)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+int config_retry_schedule(const char *text, uint64_t **secs_r, const char **error_r)
+{
+	uint64_t *v = NULL;
+	size_t n = 0;
+	const char *p = text ? text : "";
+	*secs_r = NULL;
+	while (*p) {
+		p += strspn(p, " \t,");
+		size_t len = strcspn(p, " \t,");
+		if (len == 0)
+			break;
+		char word[32];
+		uint64_t secs;
+		if (len >= sizeof(word)) {
+			free(v);
+			*error_r = "expected durations such as \"5m 10m 1h\"";
+			return -1;
+		}
+		memcpy(word, p, len);
+		word[len] = '\0';
+		if (str_to_seconds(word, &secs) < 0 || secs == 0 || n >= 100) {
+			free(v);
+			*error_r = "expected up to 100 durations of at least 1s, such as \"5m 10m 1h\"";
+			return -1;
+		}
+		v = xreallocarray(v, n + 1, sizeof(*v));
+		v[n++] = secs;
+		p += len;
+	}
+	if (n == 0) {
+		*error_r = "expected at least one duration";
+		return -1;
+	}
+	*secs_r = v;
+	return (int)n;
+}
+
+int config_relay_host(const char *text, char *host, size_t host_size, uint16_t *port_r, const char **error_r)
+{
+	const char *h = text, *end = text + strlen(text), *colon = NULL;
+	size_t hn;
+	uint32_t port = 25;
+	if (*h == '[') {
+		const char *close = strchr(h, ']');
+		if (close == NULL) {
+			*error_r = "missing ] after the address";
+			return -1;
+		}
+		h++;
+		if (strncasecmp(h, "IPv6:", 5) == 0)
+			h += 5;
+		hn = (size_t)(close - h);
+		if (close[1] == ':')
+			colon = close + 1;
+		else if (close[1] != '\0') {
+			*error_r = "expected [ADDRESS]:PORT";
+			return -1;
+		}
+	} else {
+		colon = strrchr(h, ':');
+		if (colon != NULL && strchr(h, ':') != colon) {
+			*error_r = "write IPv6 addresses in brackets: [2001:db8::1]:25";
+			return -1;
+		}
+		hn = colon ? (size_t)(colon - h) : (size_t)(end - h);
+	}
+	if (colon != NULL && (str_to_u32(colon + 1, &port) < 0 || port == 0 || port > 65535)) {
+		*error_r = "bad port: expected 1-65535";
+		return -1;
+	}
+	if (hn == 0 || hn >= host_size) {
+		*error_r = "expected HOST[:PORT] or [ADDRESS]:PORT";
+		return -1;
+	}
+	memcpy(host, h, hn);
+	host[hn] = '\0';
+	*port_r = (uint16_t)port;
 	return 0;
 }
 

@@ -80,6 +80,20 @@ struct config {
 	uint64_t auth_workers;
 
 	uint64_t default_quota;
+
+	/* Outbound delivery (smtp/sched.c, dns/, dkim/). */
+	char *dns_resolver;
+	char *dns_trust_anchor;
+	char *queue_retry;              /* durations, see config_retry_schedule() */
+	uint64_t queue_lifetime;
+	uint64_t queue_delay_notice;
+	uint64_t outbound_max_connections;
+	uint64_t outbound_max_per_domain;
+	uint64_t outbound_connect_timeout;
+	bool outbound_tls;
+	char *outbound_tls_required;    /* domains, space-separated, or NULL */
+	char *relay_host;               /* HOST[:PORT], or NULL: MX lookups */
+	char *dkim_dir;                 /* NULL: data_dir/dkim */
 };
 
 /* Reads and validates path. On error returns NULL and fills err (a message
@@ -94,6 +108,16 @@ void config_free(struct config **cfg);
 /* Finds the config file: the given path, else ./posthorn.conf, else
  * /etc/posthorn/posthorn.conf. Returns the path to use (static or path). */
 const char *config_locate(const char *given);
+
+/* Parses a list of durations ("1m 5m 1h", also comma-separated) into a
+ * malloc'd array of seconds (each at least 1). Returns the count (>= 1) or
+ * -1 with a static message. */
+int config_retry_schedule(const char *text, uint64_t **secs_r, const char **error_r);
+
+/* Splits relay_host ("HOST", "HOST:PORT", "[IP]:PORT", "[IPv6:...]") into a
+ * host (brackets removed, "IPv6:" kept out) and a port (default 25).
+ * Returns 0 or -1 with a static message. */
+int config_relay_host(const char *text, char *host, size_t host_size, uint16_t *port_r, const char **error_r);
 
 /* Writes the reference of every key (Markdown table) to out. */
 void config_write_reference(FILE *out);
