@@ -91,7 +91,6 @@ TEST(fold)
 		const char *in, *want;
 	} cases[] = {
 		{"Hello World", "hello world"},
-		{"Caf\xC3\xA9 CR\xC3\x88ME", "cafe creme"},
 		{"Caf\xC3\xA9 CR\xC3\x88" "ME", "cafe creme"},
 		{"Stra\xC3\x9F" "e", "strasse"},
 		{"\xC3\x86sir", "aesir"},
