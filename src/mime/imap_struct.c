@@ -339,7 +339,7 @@ int mime_envelope(const struct mime_message *msg, const struct mime_part *part, 
 	/* the root's envelope is its own header, even when the root is a
 	 * message/rfc822 entity; a message/rfc822 part's is its child's */
 	const struct mime_part *m = part == NULL ? msg->root : part;
-	if (part != NULL && (m->flags & MIME_PART_MESSAGE))
+	if (m != msg->root && (m->flags & MIME_PART_MESSAGE))
 		m = m->children;
 	size_t old = out->len;
 	if (write_envelope(msg, m, out) < 0) {

@@ -137,8 +137,10 @@ int mime_header_fields(const struct mime_message *msg, size_t hdr_offset, size_t
 int mime_part_decode(const struct mime_message *msg, const struct mime_part *part,
 		     struct buf *out, const char **error_r);
 
-/* IMAP ENVELOPE (RFC 3501 7.4.2 / RFC 9051) of a message (part NULL: the
- * root), or of the encapsulated message under a message/rfc822 part.
+/* IMAP ENVELOPE (RFC 3501 7.4.2 / RFC 9051) of the message (part NULL or
+ * the root: the root's own header, even when the root is itself of type
+ * message/rfc822), or of the encapsulated message under a message/rfc822
+ * part.
  * Appends the whole parenthesized value, "(date subject ... message-id)",
  * ready to follow "ENVELOPE ". Strings that cannot be quoted are literals
  * ({n} CRLF bytes). Returns 0, or -1 when out is full (out unchanged). */

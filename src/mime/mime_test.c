@@ -410,6 +410,20 @@ TEST(tree)
 	buf_free(&eb);
 	mime_free(&msg);
 
+	/* the root's envelope is its own header, whatever its type */
+	msg = parse_str("Subject: outer\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nx");
+	buf_init(&eb, 1000);
+	CHECK_INT(mime_envelope(msg, msg->root, &eb), 0);
+	CHECK_STR(buf_cstr(&eb), "(NIL \"outer\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+	buf_reset(&eb);
+	CHECK_INT(mime_envelope(msg, NULL, &eb), 0);
+	CHECK_STR(buf_cstr(&eb), "(NIL \"outer\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+	buf_reset(&eb);
+	CHECK_INT(mime_envelope(msg, msg->root->children, &eb), 0);
+	CHECK_STR(buf_cstr(&eb), "(NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL)");
+	buf_free(&eb);
+	mime_free(&msg);
+
 	/* empty input */
 	msg = mime_parse("", 0);
 	CHECK_INT(msg->root->header_size, 0);
