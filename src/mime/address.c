@@ -475,8 +475,7 @@ char **mime_address_specs(const char *s, size_t n, size_t *count_r)
 	struct buf b;
 	buf_init(&b, n * 3 + 16);
 	for (size_t i = 0; i < count; i++) {
-		if (list[i].kind != MIME_ADDRESS_MAILBOX || list[i].mailbox == NULL ||
-		    list[i].domain == NULL)
+		if (list[i].kind != MIME_ADDRESS_MAILBOX || list[i].mailbox == NULL || list[i].domain == NULL)
 			continue;
 		buf_reset(&b);
 		if (mime_address_append_spec(&list[i], &b) == 0)

@@ -17,8 +17,7 @@ void mime_header_iter_init(struct mime_header_iter *it, const char *hdr, size_t 
 	it->all_lines = false;
 }
 
-static int junk_line(struct mime_header_iter *it, size_t start, size_t end,
-		     struct mime_header_field *f)
+static int junk_line(struct mime_header_iter *it, size_t start, size_t end, struct mime_header_field *f)
 {
 	if (!it->all_lines)
 		return 0;

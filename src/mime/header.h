@@ -13,13 +13,13 @@
 #include "util/buf.h"
 
 struct mime_header_field {
-	const char *name;  /* the field name, trailing blanks removed */
+	const char *name; /* the field name, trailing blanks removed */
 	size_t name_len;
 	const char *value; /* after ":" and leading blanks; folds (line ends)
 			      kept; without the final line end */
 	size_t value_len;
-	size_t offset;     /* of the field's first byte in the block */
-	size_t size;       /* the whole field including its final line end */
+	size_t offset; /* of the field's first byte in the block */
+	size_t size;   /* the whole field including its final line end */
 };
 
 struct mime_header_iter {

@@ -197,7 +197,7 @@ enum env_field {
 };
 
 static const char *const env_names[ENV_COUNT] = {
-	"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-ID",
+    "Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "In-Reply-To", "Message-ID",
 };
 
 struct env_addrs {
@@ -234,8 +234,7 @@ static int append_addrs(struct buf *out, const struct env_addrs *a)
 		const struct mime_address *x = &a->v[i];
 		int r = buf_putc(out, '(');
 		if (r == 0)
-			r = x->name ? append_for_humans(out, x->name, strlen(x->name))
-				    : buf_puts(out, "NIL");
+			r = x->name ? append_for_humans(out, x->name, strlen(x->name)) : buf_puts(out, "NIL");
 		if (r == 0)
 			r = buf_putc(out, ' ');
 		if (r == 0)
@@ -248,12 +247,12 @@ static int append_addrs(struct buf *out, const struct env_addrs *a)
 			if (r == 0)
 				r = buf_putc(out, ' ');
 			if (r == 0)
-				r = append_cstring(out, x->domain && *x->domain ? x->domain
-										: "MISSING_DOMAIN");
+				r = append_cstring(out,
+						   x->domain && *x->domain ? x->domain : "MISSING_DOMAIN");
 		} else {
 			if (r == 0)
-				r = append_nstring(out, x->kind == MIME_ADDRESS_GROUP_START ? x->mailbox
-											    : NULL);
+				r = append_nstring(out,
+						   x->kind == MIME_ADDRESS_GROUP_START ? x->mailbox : NULL);
 			if (r == 0)
 				r = buf_puts(out, " NIL");
 		}
@@ -265,8 +264,7 @@ static int append_addrs(struct buf *out, const struct env_addrs *a)
 	return buf_putc(out, ')');
 }
 
-static int write_envelope(const struct mime_message *msg, const struct mime_part *m,
-			  struct buf *out)
+static int write_envelope(const struct mime_message *msg, const struct mime_part *m, struct buf *out)
 {
 	struct mime_header_iter it;
 	struct mime_header_field f;
@@ -351,8 +349,7 @@ int mime_envelope(const struct mime_message *msg, const struct mime_part *part, 
 
 /* ---- BODYSTRUCTURE --------------------------------------------------------- */
 
-static int append_params(struct buf *out, const struct mime_param *params, size_t count,
-			 bool default_charset)
+static int append_params(struct buf *out, const struct mime_param *params, size_t count, bool default_charset)
 {
 	bool seen_charset = false;
 	if (!default_charset && count == 0)
@@ -367,8 +364,7 @@ static int append_params(struct buf *out, const struct mime_param *params, size_
 			return -1;
 	}
 	if (default_charset && !seen_charset) {
-		if ((count > 0 && buf_putc(out, ' ') < 0) ||
-		    buf_puts(out, "\"charset\" \"us-ascii\"") < 0)
+		if ((count > 0 && buf_putc(out, ' ') < 0) || buf_puts(out, "\"charset\" \"us-ascii\"") < 0)
 			return -1;
 	}
 	return buf_putc(out, ')');
@@ -418,8 +414,7 @@ static int append_common(struct buf *out, const struct mime_part *p)
 	return r;
 }
 
-static int write_part(const struct mime_message *msg, const struct mime_part *p, bool ext,
-		      struct buf *out);
+static int write_part(const struct mime_message *msg, const struct mime_part *p, bool ext, struct buf *out);
 
 static int write_multipart(const struct mime_message *msg, const struct mime_part *p, bool ext,
 			   struct buf *out)
@@ -454,8 +449,7 @@ static int write_multipart(const struct mime_message *msg, const struct mime_par
 	return r;
 }
 
-static int write_leaf(const struct mime_message *msg, const struct mime_part *p, bool ext,
-		      struct buf *out)
+static int write_leaf(const struct mime_message *msg, const struct mime_part *p, bool ext, struct buf *out)
 {
 	bool text = false;
 	int r;
@@ -516,8 +510,7 @@ static int write_leaf(const struct mime_message *msg, const struct mime_part *p,
 	return r;
 }
 
-static int write_part(const struct mime_message *msg, const struct mime_part *p, bool ext,
-		      struct buf *out)
+static int write_part(const struct mime_message *msg, const struct mime_part *p, bool ext, struct buf *out)
 {
 	if (p->flags & MIME_PART_MULTIPART)
 		return write_multipart(msg, p, ext, out);
@@ -547,15 +540,15 @@ int mime_bodystructure(const struct mime_message *msg, const struct mime_part *p
 	const struct mime_part *p = part == NULL ? msg->root : part;
 	size_t old = out->len;
 	if (is_plain_7bit(p)) {
-		if (buf_printf(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" %zu %u%s)",
+		if (buf_printf(out,
+			       "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" %zu %u%s)",
 			       p->body_vsize, p->body_lines, extended ? " NIL NIL NIL NIL" : "") < 0) {
 			buf_truncate(out, old);
 			return -1;
 		}
 		return 0;
 	}
-	if (buf_putc(out, '(') < 0 || write_part(msg, p, extended, out) < 0 ||
-	    buf_putc(out, ')') < 0) {
+	if (buf_putc(out, '(') < 0 || write_part(msg, p, extended, out) < 0 || buf_putc(out, ')') < 0) {
 		buf_truncate(out, old);
 		return -1;
 	}

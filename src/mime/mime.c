@@ -41,7 +41,7 @@ struct parser {
 	struct boundary stack[MIME_MAX_DEPTH + 1];
 	size_t nb;
 	size_t parts;
-	bool overflow; /* part cap reached: boundaries are no longer looked for */
+	bool overflow;	 /* part cap reached: boundaries are no longer looked for */
 	bool header_cut; /* the entity just parsed ended inside its header */
 };
 
@@ -111,8 +111,7 @@ static int boundary_at(const struct parser *p, size_t pos, bool *closing_r)
  * open multipart: returns its position and sets *bi_r, or returns len with
  * *bi_r = -1. The LFs before that position are added to *c (if not NULL),
  * in the same pass. */
-static size_t scan(const struct parser *p, size_t pos, struct counts *c, int *bi_r,
-		   bool *closing_r)
+static size_t scan(const struct parser *p, size_t pos, struct counts *c, int *bi_r, bool *closing_r)
 {
 	const char *d = p->d;
 	*bi_r = -1;
@@ -177,13 +176,12 @@ static void parse_language(struct mime_part *part, const char *v, size_t n)
 		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
 			i++;
 		size_t s = i;
-		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' &&
-		       v[i] != '\n' && v[i] != '(' && v[i] != ';')
+		while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t' && v[i] != '\r' && v[i] != '\n' &&
+		       v[i] != '(' && v[i] != ';')
 			i++;
 		if (i == s)
 			break;
-		part->languages = xreallocarray(part->languages, part->language_count + 1,
-						sizeof(char *));
+		part->languages = xreallocarray(part->languages, part->language_count + 1, sizeof(char *));
 		part->languages[part->language_count++] = xmemdup(v + s, i - s);
 		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n'))
 			i++;
@@ -354,8 +352,8 @@ static void set_body(struct mime_part *part, size_t body_end, const struct count
  * Returns where it ends: the start of the boundary line that ended it
  * (*bi_r its stack index, *closing_r whether it closes), or len (*bi_r =
  * -1). */
-static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos, size_t depth,
-			   int *bi_r, bool *closing_r)
+static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos, size_t depth, int *bi_r,
+			   bool *closing_r)
 {
 	const char *d = p->d;
 	struct counts hc = {0, 0};
@@ -433,8 +431,7 @@ static size_t parse_entity(struct parser *p, struct mime_part *part, size_t pos,
 		size_t body_end = child->body_offset + child->body_size;
 		/* the child ends where we end; our counts are its counts */
 		bc.lines = child->header_lines + child->body_lines;
-		bc.bare = (child->header_vsize - child->header_size) +
-			  (child->body_vsize - child->body_size);
+		bc.bare = (child->header_vsize - child->header_size) + (child->body_vsize - child->body_size);
 		if (p->header_cut) {
 			p->header_cut = false;
 			count_range(d, body_end, end, &bc);
@@ -593,8 +590,7 @@ void mime_free(struct mime_message **msg)
 
 /* ---- Lookups --------------------------------------------------------------- */
 
-char *mime_header_get(const struct mime_message *msg, const struct mime_part *part,
-		      const char *name)
+char *mime_header_get(const struct mime_message *msg, const struct mime_part *part, const char *name)
 {
 	struct mime_header_iter it;
 	struct mime_header_field f;
@@ -609,8 +605,7 @@ char *mime_header_get(const struct mime_message *msg, const struct mime_part *pa
 	return NULL;
 }
 
-const struct mime_part *mime_part_find(const struct mime_message *msg, const char *section,
-				       size_t len)
+const struct mime_part *mime_part_find(const struct mime_message *msg, const char *section, size_t len)
 {
 	const struct mime_part *part = msg->root;
 	size_t i = 0;
@@ -648,8 +643,7 @@ const struct mime_part *mime_part_find(const struct mime_message *msg, const cha
 	return part;
 }
 
-const struct mime_part *mime_part_message(const struct mime_message *msg,
-					  const struct mime_part *part)
+const struct mime_part *mime_part_message(const struct mime_message *msg, const struct mime_part *part)
 {
 	if (part == NULL)
 		return msg->root;
@@ -687,9 +681,9 @@ int mime_header_fields(const struct mime_message *msg, size_t hdr_offset, size_t
 	struct mime_header_field f;
 	size_t old = out->len;
 	mime_header_iter_init(&it, msg->data + hdr_offset, hdr_size);
-	it.all_lines = not; /* lines that are not fields are "not" any name */
+	it.all_lines = not ; /* lines that are not fields are "not" any name */
 	while (mime_header_iter_next(&it, &f) > 0) {
-		if (f.name_len > 0 && names_contain(names, count, f.name, f.name_len) == not)
+		if (f.name_len > 0 && names_contain(names, count, f.name, f.name_len) == not )
 			continue;
 		const char *s = msg->data + hdr_offset + f.offset;
 		size_t n = f.size;
@@ -709,16 +703,15 @@ full:
 	return -1;
 }
 
-int mime_part_decode(const struct mime_message *msg, const struct mime_part *part,
-		     struct buf *out, const char **error_r)
+int mime_part_decode(const struct mime_message *msg, const struct mime_part *part, struct buf *out,
+		     const char **error_r)
 {
 	const char *s = msg->data + part->body_offset;
 	size_t n = part->body_size;
 	const char *enc = part->encoding;
 	size_t old = out->len;
 	int r;
-	if (enc == NULL || strcmp(enc, "7bit") == 0 || strcmp(enc, "8bit") == 0 ||
-	    strcmp(enc, "binary") == 0)
+	if (enc == NULL || strcmp(enc, "7bit") == 0 || strcmp(enc, "8bit") == 0 || strcmp(enc, "binary") == 0)
 		r = buf_append(out, s, n);
 	else if (strcmp(enc, "base64") == 0)
 		r = base64_decode_lenient(out, s, n);

@@ -29,15 +29,15 @@
 
 #include "util/buf.h"
 
-#define MIME_MAX_DEPTH 50     /* nesting of multiparts and message/rfc822 */
+#define MIME_MAX_DEPTH 50 /* nesting of multiparts and message/rfc822 */
 #define MIME_MAX_PARTS 10000
 #define MIME_MAX_HEADER (1024 * 1024) /* bytes of one header block that are parsed */
 
 struct mime_param {
-	char *name;   /* lower-cased */
-	char *value;  /* RFC 2231 continuations joined; raw (charset'lang' kept) */
+	char *name;	  /* lower-cased */
+	char *value;	  /* RFC 2231 continuations joined; raw (charset'lang' kept) */
 	char *value_utf8; /* RFC 2231 / RFC 2047 decoded to UTF-8 */
-	char *raw_name;   /* as written; "name*" when merged from extended
+	char *raw_name;	  /* as written; "name*" when merged from extended
 			     RFC 2231 pieces (what BODYSTRUCTURE shows) */
 };
 
@@ -45,9 +45,10 @@ struct mime_param {
 #define MIME_PART_MULTIPART (1u << 0) /* multipart/x: children are its parts */
 #define MIME_PART_MESSAGE (1u << 1)   /* message/rfc822 or message/global, parsed */
 #define MIME_PART_TEXT (1u << 2)      /* text/x (or defaulted to text/plain) */
-#define MIME_PART_TRUNCATED (1u << 3) /* a multipart or message that was not
-					 parsed because a cap was reached; shown
-					 as application/octet-stream */
+#define MIME_PART_TRUNCATED                                                                                  \
+	(1u << 3) /* a multipart or message that was not                                                     \
+		     parsed because a cap was reached; shown                                                 \
+		     as application/octet-stream */
 
 struct mime_part {
 	/* Offsets into the message buffer. */
@@ -65,18 +66,18 @@ struct mime_part {
 	char *subtype;
 	struct mime_param *params;
 	size_t param_count;
-	char *id;             /* Content-ID, raw, or NULL */
-	char *description;    /* Content-Description, raw, or NULL */
-	char *encoding;       /* Content-Transfer-Encoding, lower-cased, or NULL (7bit) */
+	char *id;	   /* Content-ID, raw, or NULL */
+	char *description; /* Content-Description, raw, or NULL */
+	char *encoding;	   /* Content-Transfer-Encoding, lower-cased, or NULL (7bit) */
 	char *md5;
-	char *disposition;    /* lower-cased, or NULL */
+	char *disposition; /* lower-cased, or NULL */
 	struct mime_param *disposition_params;
 	size_t disposition_param_count;
-	char *language;       /* Content-Language, raw, or NULL */
-	char *location;       /* Content-Location, raw, or NULL */
+	char *language; /* Content-Language, raw, or NULL */
+	char *location; /* Content-Location, raw, or NULL */
 	struct mime_part *parent;
 	struct mime_part *children; /* multipart: the parts; message/rfc822: the one encapsulated message */
-	struct mime_part *next;     /* sibling */
+	struct mime_part *next;	    /* sibling */
 
 	/* As written in the message, for BODYSTRUCTURE (Dovecot shows them so);
 	 * NULL when absent or defaulted. */
@@ -84,13 +85,13 @@ struct mime_part {
 	char *subtype_raw;
 	char *encoding_raw;
 	char *disposition_raw;
-	char **languages;     /* Content-Language tags, or NULL */
+	char **languages; /* Content-Language tags, or NULL */
 	size_t language_count;
 	/* Sizes with every bare LF counted as CRLF: what IMAP clients see
 	 * (BODYSTRUCTURE sizes, RFC822.SIZE of the root, partial fetches). */
 	size_t header_vsize;
 	size_t body_vsize;
-	uint32_t flags;             /* MIME_PART_* */
+	uint32_t flags; /* MIME_PART_* */
 	uint32_t child_count;
 };
 
@@ -114,13 +115,11 @@ char *mime_header_get(const struct mime_message *msg, const struct mime_part *pa
  * part the numbers go into the encapsulated message's parts ("1.1" of a
  * message/rfc822 part "1" holding a single-part message is that message).
  * NULL when there is no such part. */
-const struct mime_part *mime_part_find(const struct mime_message *msg, const char *section,
-				       size_t len);
+const struct mime_part *mime_part_find(const struct mime_message *msg, const char *section, size_t len);
 /* The message whose header HEADER / HEADER.FIELDS / TEXT refer to: the root
  * for part NULL, the encapsulated message for a message/rfc822 part, else
  * NULL (HEADER of a non-message part is an error). */
-const struct mime_part *mime_part_message(const struct mime_message *msg,
-					  const struct mime_part *part);
+const struct mime_part *mime_part_message(const struct mime_message *msg, const struct mime_part *part);
 
 /* BODY[...HEADER.FIELDS (names)] (not = false) or .NOT (not = true): the
  * fields of the header block at (hdr_offset, hdr_size) whose names are
@@ -134,8 +133,8 @@ int mime_header_fields(const struct mime_message *msg, size_t hdr_offset, size_t
  * (base64 and quoted-printable, leniently; 7bit/8bit/binary as is) for IMAP
  * BINARY and the webmail. Returns 0, or -1 with *error_r: an unknown
  * encoding (IMAP's UNKNOWN-CTE) or out full; out is then unchanged. */
-int mime_part_decode(const struct mime_message *msg, const struct mime_part *part,
-		     struct buf *out, const char **error_r);
+int mime_part_decode(const struct mime_message *msg, const struct mime_part *part, struct buf *out,
+		     const char **error_r);
 
 /* IMAP ENVELOPE (RFC 3501 7.4.2 / RFC 9051) of the message (part NULL or
  * the root: the root's own header, even when the root is itself of type
@@ -155,16 +154,16 @@ int mime_bodystructure(const struct mime_message *msg, const struct mime_part *p
  * Every string is UTF-8 (RFC 2047 decoded, charsets converted), never NULL. */
 struct mime_summary {
 	char *subject;
-	char *from;        /* display form of the first From: "Name <addr>" or "addr" */
-	char *from_addr;   /* addr-spec of the first From, or "" */
-	char *to;          /* display form of all To addresses, comma-separated */
-	char *to_addr;     /* addr-spec of the first To, or "" */
+	char *from;	 /* display form of the first From: "Name <addr>" or "addr" */
+	char *from_addr; /* addr-spec of the first From, or "" */
+	char *to;	 /* display form of all To addresses, comma-separated */
+	char *to_addr;	 /* addr-spec of the first To, or "" */
 	char *cc;
-	char *message_id;  /* raw msg-id with <>, or "" */
+	char *message_id; /* raw msg-id with <>, or "" */
 	char *in_reply_to;
 	char *references;
-	time_t date;       /* Date: in UTC, or 0 when absent or invalid */
-	char *snippet;     /* first ~200 characters of the first text part, whitespace collapsed */
+	time_t date;   /* Date: in UTC, or 0 when absent or invalid */
+	char *snippet; /* first ~200 characters of the first text part, whitespace collapsed */
 	bool has_attachments;
 };
 void mime_summary_build(const struct mime_message *msg, struct mime_summary *s);
@@ -186,7 +185,7 @@ int mime_html_to_text(const char *s, size_t n, struct buf *out);
  * converted from its charset to UTF-8; text/html is turned into text.
  * Reads at most max_input bytes of the body (0 = all). Returns 0, or -1
  * when out is full (out holds a prefix). */
-int mime_part_text(const struct mime_message *msg, const struct mime_part *part,
-		   size_t max_input, struct buf *out);
+int mime_part_text(const struct mime_message *msg, const struct mime_part *part, size_t max_input,
+		   struct buf *out);
 
 #endif

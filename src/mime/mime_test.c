@@ -58,11 +58,9 @@ TEST(header_iter)
 	static const struct {
 		const char *name, *value;
 	} want[] = {
-		{"From", "a@b"},
-		{"Subject", "folded\r\n  line\r\n\tagain"},
-		{"X-Empty", ""},
-		{"X-Spaces", "v  \r\n  continued"},
-		{"Bare", "lf"},
+	    {"From", "a@b"}, {"Subject", "folded\r\n  line\r\n\tagain"},
+	    {"X-Empty", ""}, {"X-Spaces", "v  \r\n  continued"},
+	    {"Bare", "lf"},
 	};
 	mime_header_iter_init(&it, h, strlen(h));
 	size_t i = 0;
@@ -77,7 +75,8 @@ TEST(header_iter)
 	struct buf b;
 	buf_init(&b, 100);
 	CHECK_INT(mime_header_unfold("a\r\n b\n\tc\0d", 10, &b), 0);
-	CHECK_STR(buf_cstr(&b), "a b\tc\xEF\xBF\xBD" "d");
+	CHECK_STR(buf_cstr(&b), "a b\tc\xEF\xBF\xBD"
+				"d");
 	buf_free(&b);
 
 	size_t blank;
@@ -104,31 +103,33 @@ TEST(rfc2047_decode)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"plain", "plain"},
-		{"=?utf-8?q?caf=C3=A9?=", "caf\xC3\xA9"},
-		{"=?UTF-8?Q?caf=C3=A9?=", "caf\xC3\xA9"},
-		{"=?iso-8859-1?q?J=F8rn?=", "J\xC3\xB8rn"},
-		{"=?utf-8?b?Y2Fmw6k=?=", "caf\xC3\xA9"},
-		{"=?utf-8?q?a?= =?utf-8?q?b?=", "ab"},
-		{"=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab"},
-		{"=?utf-8?q?a?= x =?utf-8?q?b?=", "a x b"},
-		{"x =?utf-8?q?a_b?= y", "x a b y"},
-		{"=?utf-8?q?split_=E2=82?= =?utf-8?q?=AC?=", "split \xE2\x82\xAC"},
-		{"=?utf-8?b?4oI=?= =?utf-8?b?rA==?=", "\xE2\x82\xAC"},
-		{"=?utf-8?q?a?= =?iso-8859-1?q?=E9?=", "a\xC3\xA9"},
-		{"=?utf-8*fr?q?langue?=", "langue"},
-		{"=?utf-8?x?broken?=", "=?utf-8?x?broken?="},
-		{"=?utf-8?q?no end", "=?utf-8?q?no end"},
-		{"=?utf-8?q?sp ace?=", "=?utf-8?q?sp ace?="},
-		{"=??q?empty?=", "=??q?empty?="},
-		{"glued=?utf-8?q?word?=text", "gluedwordtext"},
-		{"raw utf-8 caf\xC3\xA9", "raw utf-8 caf\xC3\xA9"},
-		{"raw latin1 caf\xE9", "raw latin1 caf\xC3\xA9"},
-		{"=?unknown-cs?q?caf=E9?=", "caf\xC3\xA9"},
-		{"folded\r\n line", "folded line"},
-		{"a =?utf-8?q?" "?= b", "a  b"},
-		{"=", "="},
-		{"=?", "=?"},
+	    {"plain", "plain"},
+	    {"=?utf-8?q?caf=C3=A9?=", "caf\xC3\xA9"},
+	    {"=?UTF-8?Q?caf=C3=A9?=", "caf\xC3\xA9"},
+	    {"=?iso-8859-1?q?J=F8rn?=", "J\xC3\xB8rn"},
+	    {"=?utf-8?b?Y2Fmw6k=?=", "caf\xC3\xA9"},
+	    {"=?utf-8?q?a?= =?utf-8?q?b?=", "ab"},
+	    {"=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab"},
+	    {"=?utf-8?q?a?= x =?utf-8?q?b?=", "a x b"},
+	    {"x =?utf-8?q?a_b?= y", "x a b y"},
+	    {"=?utf-8?q?split_=E2=82?= =?utf-8?q?=AC?=", "split \xE2\x82\xAC"},
+	    {"=?utf-8?b?4oI=?= =?utf-8?b?rA==?=", "\xE2\x82\xAC"},
+	    {"=?utf-8?q?a?= =?iso-8859-1?q?=E9?=", "a\xC3\xA9"},
+	    {"=?utf-8*fr?q?langue?=", "langue"},
+	    {"=?utf-8?x?broken?=", "=?utf-8?x?broken?="},
+	    {"=?utf-8?q?no end", "=?utf-8?q?no end"},
+	    {"=?utf-8?q?sp ace?=", "=?utf-8?q?sp ace?="},
+	    {"=??q?empty?=", "=??q?empty?="},
+	    {"glued=?utf-8?q?word?=text", "gluedwordtext"},
+	    {"raw utf-8 caf\xC3\xA9", "raw utf-8 caf\xC3\xA9"},
+	    {"raw latin1 caf\xE9", "raw latin1 caf\xC3\xA9"},
+	    {"=?unknown-cs?q?caf=E9?=", "caf\xC3\xA9"},
+	    {"folded\r\n line", "folded line"},
+	    {"a =?utf-8?q?"
+	     "?= b",
+	     "a  b"},
+	    {"=", "="},
+	    {"=?", "=?"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
@@ -148,13 +149,13 @@ TEST(rfc2047_encode)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"plain ascii", "plain ascii"},
-		{"caf\xC3\xA9", "=?UTF-8?B?Y2Fmw6k=?="},
-		{"Reunion du lundi \xC3\xA9t\xC3\xA9", "=?UTF-8?Q?Reunion_du_lundi_=C3=A9t=C3=A9?="},
-		{"a b\xC3\xA9", "=?UTF-8?B?YSBiw6k=?="},
-		{"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E", "=?UTF-8?B?5pel5pys6Kqe?="},
-		{"=?fake?= and more text", "=?UTF-8?Q?=3D=3Ffake=3F=3D_and_more_text?="},
-		{"", ""},
+	    {"plain ascii", "plain ascii"},
+	    {"caf\xC3\xA9", "=?UTF-8?B?Y2Fmw6k=?="},
+	    {"Reunion du lundi \xC3\xA9t\xC3\xA9", "=?UTF-8?Q?Reunion_du_lundi_=C3=A9t=C3=A9?="},
+	    {"a b\xC3\xA9", "=?UTF-8?B?YSBiw6k=?="},
+	    {"\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E", "=?UTF-8?B?5pel5pys6Kqe?="},
+	    {"=?fake?= and more text", "=?UTF-8?Q?=3D=3Ffake=3F=3D_and_more_text?="},
+	    {"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
@@ -287,10 +288,10 @@ static void check_addrs(const char *in, const struct addr_want *want, size_t nwa
 #define M MIME_ADDRESS_MAILBOX
 #define GS MIME_ADDRESS_GROUP_START
 #define GE MIME_ADDRESS_GROUP_END
-#define CHECK_ADDRS(in, ...)                                                       \
-	do {                                                                       \
-		static const struct addr_want w_[] = {__VA_ARGS__};                \
-		check_addrs(in, w_, sizeof(w_) / sizeof(w_[0]));                   \
+#define CHECK_ADDRS(in, ...)                                                                                 \
+	do {                                                                                                 \
+		static const struct addr_want w_[] = {__VA_ARGS__};                                          \
+		check_addrs(in, w_, sizeof(w_) / sizeof(w_[0]));                                             \
 	} while (0)
 
 TEST(addresses)
@@ -298,8 +299,8 @@ TEST(addresses)
 	CHECK_ADDRS("joe@example.com", {M, NULL, NULL, "joe", "example.com"});
 	CHECK_ADDRS("Joe Q. Public <john.q.public@example.com>",
 		    {M, "Joe Q. Public", NULL, "john.q.public", "example.com"});
-	CHECK_ADDRS("\"Last, First\" <lf@x.org>, b@y.org",
-		    {M, "Last, First", NULL, "lf", "x.org"}, {M, NULL, NULL, "b", "y.org"});
+	CHECK_ADDRS("\"Last, First\" <lf@x.org>, b@y.org", {M, "Last, First", NULL, "lf", "x.org"},
+		    {M, NULL, NULL, "b", "y.org"});
 	CHECK_ADDRS("\"quoted local\"@example.com", {M, NULL, NULL, "quoted local", "example.com"});
 	CHECK_ADDRS("joe@example.com (Joe Bloggs)", {M, "Joe Bloggs", NULL, "joe", "example.com"});
 	CHECK_ADDRS("Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
@@ -308,24 +309,20 @@ TEST(addresses)
 		    {M, NULL, "@a.example,@b.example", "joe", "c.example"});
 	CHECK_ADDRS("undisclosed-recipients:;", {GS, NULL, NULL, "undisclosed-recipients", NULL},
 		    {GE, NULL, NULL, NULL, NULL});
-	CHECK_ADDRS("A Group: a@x.org, \"B\" <b@y.org>; c@z.org",
-		    {GS, NULL, NULL, "A Group", NULL}, {M, NULL, NULL, "a", "x.org"},
-		    {M, "B", NULL, "b", "y.org"}, {GE, NULL, NULL, NULL, NULL},
+	CHECK_ADDRS("A Group: a@x.org, \"B\" <b@y.org>; c@z.org", {GS, NULL, NULL, "A Group", NULL},
+		    {M, NULL, NULL, "a", "x.org"}, {M, "B", NULL, "b", "y.org"}, {GE, NULL, NULL, NULL, NULL},
 		    {M, NULL, NULL, "c", "z.org"});
 	CHECK_ADDRS("user", {M, NULL, NULL, "user", NULL});
 	CHECK_ADDRS("Joe Bloggs", {M, "Joe Bloggs", NULL, NULL, NULL});
 	CHECK_ADDRS("@missing.local", {M, NULL, NULL, NULL, "missing.local"});
 	CHECK_ADDRS("<>", {M, NULL, NULL, NULL, NULL});
-	CHECK_ADDRS("a@x.org, , ,b@y.org,", {M, NULL, NULL, "a", "x.org"},
-		    {M, NULL, NULL, "b", "y.org"});
-	CHECK_ADDRS("<a@x.org> junk, b@y.org", {M, NULL, NULL, "a", "x.org"},
-		    {M, NULL, NULL, "b", "y.org"});
+	CHECK_ADDRS("a@x.org, , ,b@y.org,", {M, NULL, NULL, "a", "x.org"}, {M, NULL, NULL, "b", "y.org"});
+	CHECK_ADDRS("<a@x.org> junk, b@y.org", {M, NULL, NULL, "a", "x.org"}, {M, NULL, NULL, "b", "y.org"});
 	CHECK_ADDRS("=?utf-8?q?J=C3=B6?= <jo@x.org>", {M, "=?utf-8?q?J=C3=B6?=", NULL, "jo", "x.org"});
 	CHECK_ADDRS("J\xC3\xB6rg <j@x.de>", {M, "J\xC3\xB6rg", NULL, "j", "x.de"});
 	CHECK_ADDRS("joe@[192.0.2.1]", {M, NULL, NULL, "joe", "[192.0.2.1]"});
 	CHECK_ADDRS("Unterminated <a@x.org", {M, "Unterminated", NULL, "a", "x.org"});
-	CHECK_ADDRS("\"unterminated quote <a@x.org>",
-		    {M, "unterminated quote <a@x.org>", NULL, NULL, NULL});
+	CHECK_ADDRS("\"unterminated quote <a@x.org>", {M, "unterminated quote <a@x.org>", NULL, NULL, NULL});
 	CHECK_ADDRS("\"just a name\", user", {M, "just a name", NULL, NULL, NULL},
 		    {M, NULL, NULL, "user", NULL});
 	CHECK_ADDRS("");
@@ -431,7 +428,8 @@ TEST(tree)
 	struct buf b;
 	buf_init(&b, 1000);
 	CHECK_INT(mime_bodystructure(msg, NULL, true, &b), 0);
-	CHECK_STR(buf_cstr(&b), "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)");
+	CHECK_STR(buf_cstr(&b),
+		  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)");
 	buf_reset(&b);
 	CHECK_INT(mime_envelope(msg, NULL, &b), 0);
 	CHECK_STR(buf_cstr(&b), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
@@ -491,35 +489,24 @@ TEST(caps)
 
 TEST(sections)
 {
-	const char *m = "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
-			"--o\r\nContent-Type: text/plain\r\n\r\nt1\r\n"
-			"--o\r\nContent-Type: message/rfc822\r\n\r\n"
-			"Subject: inner\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n"
-			"--i\r\n\r\nalt1\r\n--i\r\n\r\nalt2\r\n--i--\r\n"
-			"--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: single\r\n\r\nsingle body\r\n"
-			"--o\r\nContent-Type: multipart/mixed; boundary=n\r\n\r\n--n\r\n\r\nnested\r\n--n--\r\n"
-			"--o--\r\n";
+	const char *m =
+	    "Content-Type: multipart/mixed; boundary=o\r\n\r\n"
+	    "--o\r\nContent-Type: text/plain\r\n\r\nt1\r\n"
+	    "--o\r\nContent-Type: message/rfc822\r\n\r\n"
+	    "Subject: inner\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n"
+	    "--i\r\n\r\nalt1\r\n--i\r\n\r\nalt2\r\n--i--\r\n"
+	    "--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: single\r\n\r\nsingle body\r\n"
+	    "--o\r\nContent-Type: multipart/mixed; boundary=n\r\n\r\n--n\r\n\r\nnested\r\n--n--\r\n"
+	    "--o--\r\n";
 	struct mime_message *msg = parse_str(m);
 	static const struct {
 		const char *section, *body;
 	} cases[] = {
-		{"1", "t1"},
-		{"2.1", "alt1"},
-		{"2.2", "alt2"},
-		{"3.1", "single body"},
-		{"4.1", "nested"},
-		{"1.1", NULL},
-		{"2.3", NULL},
-		{"3.2", NULL},
-		{"5", NULL},
-		{"0", NULL},
-		{"", NULL},
-		{"1.", NULL},
-		{".1", NULL},
-		{"1..1", NULL},
-		{"x", NULL},
-		{"99999999999", NULL},
-		{"4.1.1", NULL},
+	    {"1", "t1"},       {"2.1", "alt1"}, {"2.2", "alt2"}, {"3.1", "single body"},
+	    {"4.1", "nested"}, {"1.1", NULL},	{"2.3", NULL},	 {"3.2", NULL},
+	    {"5", NULL},       {"0", NULL},	{"", NULL},	 {"1.", NULL},
+	    {".1", NULL},      {"1..1", NULL},	{"x", NULL},	 {"99999999999", NULL},
+	    {"4.1.1", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct mime_part *p = mime_part_find(msg, cases[i].section, strlen(cases[i].section));
@@ -542,8 +529,7 @@ TEST(sections)
 	struct buf b;
 	buf_init(&b, 1000);
 	const char *names[] = {"SUBJECT"};
-	CHECK_INT(mime_header_fields(msg, inner->header_offset, inner->header_size, names, 1, false, &b),
-		  0);
+	CHECK_INT(mime_header_fields(msg, inner->header_offset, inner->header_size, names, 1, false, &b), 0);
 	CHECK_STR(buf_cstr(&b), "Subject: inner\r\n\r\n");
 	buf_reset(&b);
 	CHECK_INT(mime_envelope(msg, p2, &b), 0);
@@ -632,15 +618,15 @@ TEST(decode)
 TEST(summary)
 {
 	const char *m =
-		"From: =?utf-8?q?Andr=C3=A9?= <andre@example.com>, other@example.com\r\n"
-		"To: \"Bob\" <bob@example.org>, carol@example.net\r\nCc: G: d@x.org;\r\n"
-		"Subject: =?utf-8?q?R=C3=A9union?=\r\n  folded\r\nDate: Thu, 26 Nov 2026 15:50:00 +0100\r\n"
-		"Message-ID: <id1@example.com>\r\nIn-Reply-To: <p@x> (comment)\r\n"
-		"References: <a@x>\r\n <b@x>  <c@x>\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n"
-		"--s\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<p>Caf\xE9</p><style>x</style>\r\n"
-		"--s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-		"ICBIZWxsbywKCiAgd29ybGQgIQ==\r\n"
-		"--s\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\nPDF\r\n--s--\r\n";
+	    "From: =?utf-8?q?Andr=C3=A9?= <andre@example.com>, other@example.com\r\n"
+	    "To: \"Bob\" <bob@example.org>, carol@example.net\r\nCc: G: d@x.org;\r\n"
+	    "Subject: =?utf-8?q?R=C3=A9union?=\r\n  folded\r\nDate: Thu, 26 Nov 2026 15:50:00 +0100\r\n"
+	    "Message-ID: <id1@example.com>\r\nIn-Reply-To: <p@x> (comment)\r\n"
+	    "References: <a@x>\r\n <b@x>  <c@x>\r\nContent-Type: multipart/mixed; boundary=s\r\n\r\n"
+	    "--s\r\nContent-Type: text/html; charset=iso-8859-1\r\n\r\n<p>Caf\xE9</p><style>x</style>\r\n"
+	    "--s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	    "ICBIZWxsbywKCiAgd29ybGQgIQ==\r\n"
+	    "--s\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\nPDF\r\n--s--\r\n";
 	struct mime_message *msg = parse_str(m);
 	struct mime_summary s;
 	mime_summary_build(msg, &s);
@@ -719,20 +705,20 @@ TEST(html)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"<p>Hello</p><p>World</p>", "Hello\nWorld"},
-		{"a <b>bold</b>  text", "a bold text"},
-		{"&lt;tag&gt; &amp;&amp; &quot;q&quot; &#65;&#x42;&nbsp;x", "<tag> && \"q\" AB x"},
-		{"&unknown; &amp", "&unknown; &"},
-		{"<script>alert('<p>')</script>after", "after"},
-		{"<STYLE type=text/css>p{}</STYLE>x", "x"},
-		{"<!-- comment <p> -->visible", "visible"},
-		{"<a href=\"x>y\">link</a>", "link"},
-		{"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
-		{"line<br>break<br/>again", "line\nbreak\nagain"},
-		{"<unterminated", ""},
-		{"<script>never closed", ""},
-		{"&#0; &#xD800;", "\xEF\xBF\xBD \xEF\xBF\xBD"},
-		{"caf&eacute;", "caf\xC3\xA9"},
+	    {"<p>Hello</p><p>World</p>", "Hello\nWorld"},
+	    {"a <b>bold</b>  text", "a bold text"},
+	    {"&lt;tag&gt; &amp;&amp; &quot;q&quot; &#65;&#x42;&nbsp;x", "<tag> && \"q\" AB x"},
+	    {"&unknown; &amp", "&unknown; &"},
+	    {"<script>alert('<p>')</script>after", "after"},
+	    {"<STYLE type=text/css>p{}</STYLE>x", "x"},
+	    {"<!-- comment <p> -->visible", "visible"},
+	    {"<a href=\"x>y\">link</a>", "link"},
+	    {"1 < 2 and 3 > 2", "1 < 2 and 3 > 2"},
+	    {"line<br>break<br/>again", "line\nbreak\nagain"},
+	    {"<unterminated", ""},
+	    {"<script>never closed", ""},
+	    {"&#0; &#xD800;", "\xEF\xBF\xBD \xEF\xBF\xBD"},
+	    {"caf&eacute;", "caf\xC3\xA9"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
@@ -745,8 +731,7 @@ TEST(html)
 
 /* ---- golden files and truncation ----------------------------------------------------- */
 
-static void check_tree(const struct mime_message *msg, const struct mime_part *p, size_t depth,
-		       size_t *count)
+static void check_tree(const struct mime_message *msg, const struct mime_part *p, size_t depth, size_t *count)
 {
 	(*count)++;
 	CHECK(depth < MIME_MAX_DEPTH);
@@ -864,8 +849,7 @@ static void golden_one(const char *dir, const char *name, bool update)
 			CHECK(want != NULL);
 			if (want && (glen != b.len || memcmp(want, b.data, glen) != 0)) {
 				test_failures++;
-				printf("FAIL golden %s.%s:\n got  %s want %s", name, kinds[k], b.data,
-				       want);
+				printf("FAIL golden %s.%s:\n got  %s want %s", name, kinds[k], b.data, want);
 			}
 			free(want);
 		}

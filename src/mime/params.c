@@ -88,10 +88,10 @@ static void quoted(struct pcur *c, struct buf *out)
 }
 
 struct raw_param {
-	char *key;   /* as written */
+	char *key; /* as written */
 	char *value;
 	/* RFC 2231 piece: */
-	char *base;  /* key before '*', lower-cased; NULL when not a piece */
+	char *base; /* key before '*', lower-cased; NULL when not a piece */
 	unsigned idx;
 	bool extended;
 };
@@ -210,15 +210,13 @@ static char *decode_2231(const char *v)
 		} else
 			(void)buf_putc(&bytes, text[i]);
 	}
-	(void)charset_to_utf8(charset && *charset ? charset : NULL, buf_cstr(&bytes), bytes.len,
-			      &out);
+	(void)charset_to_utf8(charset && *charset ? charset : NULL, buf_cstr(&bytes), bytes.len, &out);
 	free(charset);
 	buf_free(&bytes);
 	return buf_steal(&out, NULL);
 }
 
-static void out_add(struct mime_param **params, size_t *count, char *raw_name, char *value,
-		    bool extended)
+static void out_add(struct mime_param **params, size_t *count, char *raw_name, char *value, bool extended)
 {
 	struct mime_param *p;
 	*params = xreallocarray(*params, *count + 1, sizeof(**params));
@@ -268,8 +266,7 @@ static void merge(struct raw_list *l, struct mime_param **params, size_t *count)
 		qsort(pv, npieces, sizeof(*pv), piece_cmp);
 		for (size_t i = 0, next; i < npieces; i = next) {
 			bool ok = true, ext = false;
-			for (next = i; next < npieces && strcmp(pv[next]->base, pv[i]->base) == 0;
-			     next++) {
+			for (next = i; next < npieces && strcmp(pv[next]->base, pv[i]->base) == 0; next++) {
 				if (pv[next]->idx != next - i)
 					ok = false;
 				if (pv[next]->extended)
@@ -346,8 +343,8 @@ int mime_params_parse_content_type(const char *s, size_t n, char **type_r, char 
 	return 0;
 }
 
-int mime_params_parse_disposition(const char *s, size_t n, char **token_r,
-				  struct mime_param **params_r, size_t *count_r)
+int mime_params_parse_disposition(const char *s, size_t n, char **token_r, struct mime_param **params_r,
+				  size_t *count_r)
 {
 	struct pcur c = {s, n, 0};
 	const char *t;

@@ -25,8 +25,8 @@ int mime_params_parse_content_type(const char *s, size_t n, char **type_r, char 
 
 /* Parses "token *(; param)" (Content-Disposition). *token_r gets the token
  * as written, or NULL when there is none (then -1). */
-int mime_params_parse_disposition(const char *s, size_t n, char **token_r,
-				  struct mime_param **params_r, size_t *count_r);
+int mime_params_parse_disposition(const char *s, size_t n, char **token_r, struct mime_param **params_r,
+				  size_t *count_r);
 
 /* Parses only "*(; param)" starting at s (which should start with ';'). */
 void mime_params_parse(const char *s, size_t n, struct mime_param **params_r, size_t *count_r);

@@ -17,10 +17,10 @@
 struct word {
 	const char *charset; /* not NUL-terminated */
 	size_t charset_len;
-	char enc;            /* 'B' or 'Q' */
+	char enc; /* 'B' or 'Q' */
 	const char *text;
 	size_t text_len;
-	size_t len;          /* the whole encoded word */
+	size_t len; /* the whole encoded word */
 };
 
 /* Recognizes an encoded word at s ("=?" already checked). When the text
@@ -70,7 +70,7 @@ static bool parse_word(const char *s, size_t n, struct word *w, size_t text_fail
 
 struct decoder {
 	struct buf *out;
-	struct buf pending;   /* decoded bytes of adjacent words in one charset */
+	struct buf pending; /* decoded bytes of adjacent words in one charset */
 	char charset[64];
 	bool has_pending;
 };
@@ -187,8 +187,8 @@ char *rfc2047_decode_dup(const char *s, size_t n, size_t max)
 static bool q_safe(unsigned char c)
 {
 	/* RFC 2047 5(3): allowed in a phrase */
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '!' || c == '*' || c == '+' || c == '-' || c == '/';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' ||
+	       c == '*' || c == '+' || c == '-' || c == '/';
 }
 
 static size_t q_len(unsigned char c)

@@ -22,7 +22,7 @@
 
 #define SUMMARY_FIELD_MAX (64 * 1024) /* bytes kept of one decoded header */
 #define SNIPPET_CHARS 200
-#define SNIPPET_INPUT (64 * 1024)     /* body bytes read for the snippet */
+#define SNIPPET_INPUT (64 * 1024) /* body bytes read for the snippet */
 
 /* ---- HTML -------------------------------------------------------------------- */
 
@@ -32,15 +32,15 @@ struct entity {
 };
 
 static const struct entity entities[] = {
-	{"amp", '&'},	   {"lt", '<'},	      {"gt", '>'},	  {"quot", '"'},     {"apos", '\''},
-	{"nbsp", 0xA0},	   {"copy", 0xA9},    {"reg", 0xAE},	  {"trade", 0x2122}, {"hellip", 0x2026},
-	{"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
-	{"rdquo", 0x201D}, {"euro", 0x20AC},  {"laquo", 0xAB},	  {"raquo", 0xBB},   {"bull", 0x2022},
-	{"middot", 0xB7},  {"eacute", 0xE9},  {"egrave", 0xE8},  {"ecirc", 0xEA},   {"agrave", 0xE0},
-	{"aacute", 0xE1},  {"acirc", 0xE2},   {"ccedil", 0xE7},  {"uuml", 0xFC},    {"ouml", 0xF6},
-	{"auml", 0xE4},	   {"Uuml", 0xDC},    {"Ouml", 0xD6},	  {"Auml", 0xC4},    {"szlig", 0xDF},
-	{"iacute", 0xED},  {"oacute", 0xF3},  {"uacute", 0xFA},  {"ntilde", 0xF1},  {"deg", 0xB0},
-	{"times", 0xD7},   {"shy", 0xAD},     {"zwnj", 0x200C},  {"zwj", 0x200D},
+    {"amp", '&'},      {"lt", '<'},	  {"gt", '>'},	     {"quot", '"'},	{"apos", '\''},
+    {"nbsp", 0xA0},    {"copy", 0xA9},	  {"reg", 0xAE},     {"trade", 0x2122}, {"hellip", 0x2026},
+    {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018}, {"rsquo", 0x2019}, {"ldquo", 0x201C},
+    {"rdquo", 0x201D}, {"euro", 0x20AC},  {"laquo", 0xAB},   {"raquo", 0xBB},	{"bull", 0x2022},
+    {"middot", 0xB7},  {"eacute", 0xE9},  {"egrave", 0xE8},  {"ecirc", 0xEA},	{"agrave", 0xE0},
+    {"aacute", 0xE1},  {"acirc", 0xE2},	  {"ccedil", 0xE7},  {"uuml", 0xFC},	{"ouml", 0xF6},
+    {"auml", 0xE4},    {"Uuml", 0xDC},	  {"Ouml", 0xD6},    {"Auml", 0xC4},	{"szlig", 0xDF},
+    {"iacute", 0xED},  {"oacute", 0xF3},  {"uacute", 0xFA},  {"ntilde", 0xF1},	{"deg", 0xB0},
+    {"times", 0xD7},   {"shy", 0xAD},	  {"zwnj", 0x200C},  {"zwj", 0x200D},
 };
 
 static int put_cp(struct buf *out, unsigned cp)
@@ -119,9 +119,9 @@ static bool tag_is(const char *name, size_t n, const char *want)
 
 static bool is_block_tag(const char *name, size_t n)
 {
-	static const char *const blocks[] = {"br", "p",  "div", "tr", "li", "h1", "h2", "h3",
-					     "h4", "h5", "h6",	"table", "ul", "ol", "blockquote", "hr",
-					     "pre", "td", "th", "title", "dt", "dd"};
+	static const char *const blocks[] = {"br",  "p",  "div", "tr",	  "li", "h1", "h2",	    "h3",
+					     "h4",  "h5", "h6",	 "table", "ul", "ol", "blockquote", "hr",
+					     "pre", "td", "th",	 "title", "dt", "dd"};
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
 		if (tag_is(name, n, blocks[i]))
 			return true;
@@ -157,7 +157,7 @@ static size_t entity(const char *s, size_t n, size_t i, unsigned *cp)
 		size_t ds = j;
 		while (j < n && j - ds < 8) {
 			char c = s[j];
-			int d = (c >= '0' && c <= '9')		    ? c - '0'
+			int d = (c >= '0' && c <= '9')	      ? c - '0'
 				: hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
 				: hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
 							      : -1;
@@ -270,8 +270,8 @@ int mime_html_to_text(const char *s, size_t n, struct buf *out)
 
 /* ---- Part text ----------------------------------------------------------------- */
 
-int mime_part_text(const struct mime_message *msg, const struct mime_part *part,
-		   size_t max_input, struct buf *out)
+int mime_part_text(const struct mime_message *msg, const struct mime_part *part, size_t max_input,
+		   struct buf *out)
 {
 	struct buf raw, utf8;
 	const char *s = msg->data + part->body_offset;
@@ -377,8 +377,8 @@ static char *msg_ids(const char *v, size_t n, bool first_only)
 			continue;
 		}
 		size_t k = i + 1;
-		while (k < n && v[k] != '>' && v[k] != '<' && v[k] != ' ' && v[k] != '\t' &&
-		       v[k] != '\r' && v[k] != '\n')
+		while (k < n && v[k] != '>' && v[k] != '<' && v[k] != ' ' && v[k] != '\t' && v[k] != '\r' &&
+		       v[k] != '\n')
 			k++;
 		if (k < n && v[k] == '>' && k > i + 1) {
 			if ((b.len > 0 && buf_putc(&b, ' ') < 0) || buf_append(&b, v + i, k + 1 - i) < 0)
@@ -475,8 +475,8 @@ void mime_summary_build(const struct mime_message *msg, struct mime_summary *s)
 	struct mime_header_iter it;
 	struct mime_header_field f;
 	const struct mime_part *root = msg->root;
-	bool have_subject = false, have_from = false, have_to = false, have_date = false,
-	     have_mid = false, have_irt = false, have_refs = false;
+	bool have_subject = false, have_from = false, have_to = false, have_date = false, have_mid = false,
+	     have_irt = false, have_refs = false;
 	struct mime_address *cc_all = NULL;
 	size_t cc_count = 0;
 
@@ -533,8 +533,8 @@ void mime_summary_build(const struct mime_message *msg, struct mime_summary *s)
 		free(s->subject);
 		s->subject = buf_steal(&b, NULL);
 	}
-#define DEFAULT(x) \
-	if ((x) == NULL) \
+#define DEFAULT(x)                                                                                           \
+	if ((x) == NULL)                                                                                     \
 	(x) = xstrdup("")
 	DEFAULT(s->subject);
 	DEFAULT(s->from);
@@ -680,7 +680,7 @@ int mime_extract_text(const struct mime_message *msg, struct buf *header_text, s
 	for (const struct mime_part *p = root; p != NULL; p = next_part(p)) {
 		int r = 0;
 		const char *name =
-			mime_param_get_utf8(p->disposition_params, p->disposition_param_count, "filename");
+		    mime_param_get_utf8(p->disposition_params, p->disposition_param_count, "filename");
 		if (name == NULL)
 			name = mime_param_get_utf8(p->params, p->param_count, "name");
 		if (name != NULL)

@@ -60,16 +60,16 @@ static int month_from_name(const char *s, size_t n)
 	return -1;
 }
 
-static int make_time(long long y, unsigned mon, unsigned d, unsigned h, unsigned mi, unsigned sec,
-		     int tz_min, time_t *t_r)
+static int make_time(long long y, unsigned mon, unsigned d, unsigned h, unsigned mi, unsigned sec, int tz_min,
+		     time_t *t_r)
 {
-	if (y < 0 || y > 9999 || mon < 1 || mon > 12 || d < 1 || d > month_days(y, mon) ||
-	    h > 23 || mi > 59 || sec > 60)
+	if (y < 0 || y > 9999 || mon < 1 || mon > 12 || d < 1 || d > month_days(y, mon) || h > 23 ||
+	    mi > 59 || sec > 60)
 		return -1;
 	if (sec == 60)
 		sec = 59; /* leap second: time_t cannot say it */
-	long long t = date_days_from_civil(y, mon, d) * 86400LL + h * 3600LL + mi * 60LL + sec -
-		      tz_min * 60LL;
+	long long t =
+	    date_days_from_civil(y, mon, d) * 86400LL + h * 3600LL + mi * 60LL + sec - tz_min * 60LL;
 	if ((long long)(time_t)t != t)
 		return -1;
 	*t_r = (time_t)t;
@@ -164,9 +164,9 @@ static bool obs_zone(const char *p, size_t n, int *tz)
 		const char *name;
 		int min;
 	} zones[] = {
-		{"UT", 0},	     {"UTC", 0},	 {"GMT", 0},	     {"Z", 0},
-		{"EST", -5 * 60}, {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60},
-		{"MST", -7 * 60}, {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60},
+	    {"UT", 0},	      {"UTC", 0},	{"GMT", 0},	  {"Z", 0},
+	    {"EST", -5 * 60}, {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60},
+	    {"MST", -7 * 60}, {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60},
 	};
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
 		if (strlen(zones[i].name) == n && strncasecmp(zones[i].name, p, n) == 0) {
@@ -174,8 +174,8 @@ static bool obs_zone(const char *p, size_t n, int *tz)
 			return true;
 		}
 	}
-	if (n == 1 && ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')) &&
-	    p[0] != 'j' && p[0] != 'J') {
+	if (n == 1 && ((p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')) && p[0] != 'j' &&
+	    p[0] != 'J') {
 		/* RFC 5322 4.3: military zones are unreliable, take them as -0000 */
 		*tz = 0;
 		return true;
@@ -290,8 +290,8 @@ int date_format_rfc5322(time_t t, int tz_min, struct buf *out)
 	size_t old = out->len;
 	if (to_civil(t, tz_min, &c) < 0)
 		return -1;
-	if (buf_printf(out, "%s, %u %s %04lld %02u:%02u:%02u ", wdays[c.wday], c.d,
-		       months[c.mon - 1], c.y, c.h, c.mi, c.s) < 0 ||
+	if (buf_printf(out, "%s, %u %s %04lld %02u:%02u:%02u ", wdays[c.wday], c.d, months[c.mon - 1], c.y,
+		       c.h, c.mi, c.s) < 0 ||
 	    put_zone(out, tz_min) < 0) {
 		buf_truncate(out, old);
 		return -1;
@@ -305,8 +305,8 @@ int date_format_imap(time_t t, int tz_min, struct buf *out)
 	size_t old = out->len;
 	if (to_civil(t, tz_min, &c) < 0)
 		return -1;
-	if (buf_printf(out, "%2u-%s-%04lld %02u:%02u:%02u ", c.d, months[c.mon - 1], c.y, c.h, c.mi,
-		       c.s) < 0 ||
+	if (buf_printf(out, "%2u-%s-%04lld %02u:%02u:%02u ", c.d, months[c.mon - 1], c.y, c.h, c.mi, c.s) <
+		0 ||
 	    put_zone(out, tz_min) < 0) {
 		buf_truncate(out, old);
 		return -1;
@@ -369,8 +369,7 @@ int date_parse_imap_datetime(const char *s, size_t len, time_t *t_r, int *tz_r)
 	if (n == 0 || len - n != 15)
 		return -1;
 	const char *p = s + n;
-	if (p[0] != ' ' || p[3] != ':' || p[6] != ':' || p[9] != ' ' ||
-	    (p[10] != '+' && p[10] != '-'))
+	if (p[0] != ' ' || p[3] != ':' || p[6] != ':' || p[9] != ' ' || (p[10] != '+' && p[10] != '-'))
 		return -1;
 	if (!digits(p + 1, 2, &h) || !digits(p + 4, 2, &mi) || !digits(p + 7, 2, &sec) ||
 	    !digits(p + 11, 4, &z) || z % 100 > 59)

@@ -157,9 +157,9 @@ int qp_encode(struct buf *out, const void *p, size_t n, int flags)
 			r = buf_append(out, "\r\n", 2);
 		} else if (c == ' ' || c == '\t') {
 			/* blanks before a line end (or the end) must be encoded */
-			bool at_eol = i + 1 == n || (!binary && (s[i + 1] == '\n' ||
-								  (s[i + 1] == '\r' && i + 2 < n &&
-								   s[i + 2] == '\n')));
+			bool at_eol =
+			    i + 1 == n || (!binary && (s[i + 1] == '\n' ||
+						       (s[i + 1] == '\r' && i + 2 < n && s[i + 2] == '\n')));
 			if (at_eol)
 				r = put_escape(&e, c);
 			else {
@@ -168,8 +168,8 @@ int qp_encode(struct buf *out, const void *p, size_t n, int flags)
 			}
 		} else if (c == '=' || c < 32 || c > 126) {
 			r = put_escape(&e, c);
-		} else if (e.col == 0 && (c == '.' || (c == 'F' && n - i >= 5 &&
-							memcmp(s + i, "From ", 5) == 0))) {
+		} else if (e.col == 0 &&
+			   (c == '.' || (c == 'F' && n - i >= 5 && memcmp(s + i, "From ", 5) == 0))) {
 			r = put_escape(&e, c);
 		} else {
 			char ch = (char)c;

@@ -21,7 +21,7 @@ int qp_decode(struct buf *out, const char *s, size_t n);
 int qp_decode_q(struct buf *out, const char *s, size_t n);
 
 enum qp_flags {
-	QP_TEXT = 0,       /* line ends (CRLF or LF) are hard line breaks, written as CRLF */
+	QP_TEXT = 0,	   /* line ends (CRLF or LF) are hard line breaks, written as CRLF */
 	QP_BINARY = 1 << 0 /* CR and LF are data: encoded as =0D =0A */
 };
 

@@ -9,25 +9,25 @@ TEST(decode)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"", ""},
-		{"plain text", "plain text"},
-		{"caf=C3=A9", "caf\xC3\xA9"},
-		{"caf=c3=a9", "caf\xC3\xA9"},
-		{"soft=\r\nbreak", "softbreak"},
-		{"soft=\nbreak", "softbreak"},
-		{"soft= \t\r\nbreak", "softbreak"},
-		{"hard\r\nbreak", "hard\r\nbreak"},
-		{"bare\nlf", "bare\nlf"},
-		{"trailing   \r\nspace\t\n", "trailing\r\nspace\n"},
-		{"a=3D=3d", "a=="},
-		{"bad=ZZescape", "bad=ZZescape"},
-		{"bad=4", "bad=4"},
-		{"end=", "end"},
-		{"=", ""},
-		{"x==41", "x=A"},
-		{"tab\there", "tab\there"},
-		{"8bit \xC3\xA9 raw", "8bit \xC3\xA9 raw"},
-		{"line=\r\n", "line"},
+	    {"", ""},
+	    {"plain text", "plain text"},
+	    {"caf=C3=A9", "caf\xC3\xA9"},
+	    {"caf=c3=a9", "caf\xC3\xA9"},
+	    {"soft=\r\nbreak", "softbreak"},
+	    {"soft=\nbreak", "softbreak"},
+	    {"soft= \t\r\nbreak", "softbreak"},
+	    {"hard\r\nbreak", "hard\r\nbreak"},
+	    {"bare\nlf", "bare\nlf"},
+	    {"trailing   \r\nspace\t\n", "trailing\r\nspace\n"},
+	    {"a=3D=3d", "a=="},
+	    {"bad=ZZescape", "bad=ZZescape"},
+	    {"bad=4", "bad=4"},
+	    {"end=", "end"},
+	    {"=", ""},
+	    {"x==41", "x=A"},
+	    {"tab\there", "tab\there"},
+	    {"8bit \xC3\xA9 raw", "8bit \xC3\xA9 raw"},
+	    {"line=\r\n", "line"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
@@ -48,11 +48,7 @@ TEST(decode_q)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"Keld_J=F8rn", "Keld J\xF8rn"},
-		{"a_b__c", "a b  c"},
-		{"=3F=", "?="},
-		{"=Z1", "=Z1"},
-		{"", ""},
+	    {"Keld_J=F8rn", "Keld J\xF8rn"}, {"a_b__c", "a b  c"}, {"=3F=", "?="}, {"=Z1", "=Z1"}, {"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
@@ -83,17 +79,17 @@ TEST(encode)
 		const char *in, *want;
 		int flags;
 	} cases[] = {
-		{"", "", QP_TEXT},
-		{"hello", "hello", QP_TEXT},
-		{"caf\xC3\xA9", "caf=C3=A9", QP_TEXT},
-		{"a=b", "a=3Db", QP_TEXT},
-		{"line\nnext", "line\r\nnext", QP_TEXT},
-		{"line\r\nnext", "line\r\nnext", QP_TEXT},
-		{"trailing \nspace\t", "trailing=20\r\nspace=09", QP_TEXT},
-		{".dot\n.x", "=2Edot\r\n=2Ex", QP_TEXT},
-		{"From me\nFrom you", "=46rom me\r\n=46rom you", QP_TEXT},
-		{"a\r\nb", "a=0D=0Ab", QP_BINARY},
-		{"lone\rcr", "lone=0Dcr", QP_TEXT},
+	    {"", "", QP_TEXT},
+	    {"hello", "hello", QP_TEXT},
+	    {"caf\xC3\xA9", "caf=C3=A9", QP_TEXT},
+	    {"a=b", "a=3Db", QP_TEXT},
+	    {"line\nnext", "line\r\nnext", QP_TEXT},
+	    {"line\r\nnext", "line\r\nnext", QP_TEXT},
+	    {"trailing \nspace\t", "trailing=20\r\nspace=09", QP_TEXT},
+	    {".dot\n.x", "=2Edot\r\n=2Ex", QP_TEXT},
+	    {"From me\nFrom you", "=46rom me\r\n=46rom you", QP_TEXT},
+	    {"a\r\nb", "a=0D=0Ab", QP_BINARY},
+	    {"lone\rcr", "lone=0Dcr", QP_TEXT},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;

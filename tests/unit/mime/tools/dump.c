@@ -20,13 +20,16 @@ int main(int argc, char **argv)
 		struct buf b;
 		buf_init(&b, BUF_MAX_DEFAULT);
 		char path[4096];
-		const char *base = strrchr(argv[i], '/'); base = base ? base + 1 : argv[i];
+		const char *base = strrchr(argv[i], '/');
+		base = base ? base + 1 : argv[i];
 		size_t bl = strlen(base) - 4;
 		const char *kinds[3] = {"envelope", "body", "bodystructure"};
 		for (int k = 0; k < 3; k++) {
 			buf_reset(&b);
-			if (k == 0) mime_envelope(m, NULL, &b);
-			else mime_bodystructure(m, NULL, k == 2, &b);
+			if (k == 0)
+				mime_envelope(m, NULL, &b);
+			else
+				mime_bodystructure(m, NULL, k == 2, &b);
 			snprintf(path, sizeof(path), "%s/%.*s.%s", argv[1], (int)bl, base, kinds[k]);
 			FILE *o = fopen(path, "wb");
 			fwrite(b.data, 1, b.len, o);
