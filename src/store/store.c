@@ -1408,6 +1408,13 @@ int store_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, co
 	return st->ops->queue_set_flags(st, queue_id, flags, error_r);
 }
 
+int store_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r)
+{
+	if (writable(st, error_r) < 0)
+		return -1;
+	return st->ops->queue_mark_bounced(st, queue_id, error_r);
+}
+
 void store_queue_entry_clear(struct store_queue_entry *e)
 {
 	free(e->mail_from);

@@ -524,6 +524,11 @@ void store_queue_list_free(struct store_queue_entry **entries, size_t count);
  * next_attempt <= now. *ids_r is malloc'd (free()), NULL when none. */
 int store_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limit, int64_t **ids_r,
 			size_t *count_r, const char **error_r);
+/* Failed recipients wait for their bounce: a FAILED recipient's
+ * next_attempt is 0 until the bounce that names it is stored, then the
+ * queue manager sets it to 1 with this (every such recipient of the entry;
+ * no attempt is counted). 0 or -1. */
+int store_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r);
 /* Per-entry flags kept by the queue manager. */
 #define STORE_QUEUE_DELAY_NOTIFIED 0x1u /* the sender got a delay notice */
 /* 1 and *flags_r, 0 no such entry, -1 error. */

@@ -149,6 +149,7 @@ struct store_ops {
 			     size_t *count_r, const char **error_r);
 	int (*queue_flags)(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
 	int (*queue_set_flags)(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
+	int (*queue_mark_bounced)(struct store *st, int64_t queue_id, const char **error_r);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -677,4 +677,5 @@ const struct store_ops store_sqlite_ops = {
 	.queue_due_ids = sq_queue_due_ids,
 	.queue_flags = sq_queue_flags,
 	.queue_set_flags = sq_queue_set_flags,
+	.queue_mark_bounced = sq_queue_mark_bounced,
 };

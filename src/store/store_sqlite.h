@@ -208,5 +208,6 @@ int sq_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limi
 		     size_t *count_r, const char **error_r);
 int sq_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
 int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
+int sq_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r);
 
 #endif

@@ -57,3 +57,12 @@ int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const
 		return store_error(st, error_r, "no such queue entry: %lld", (long long)queue_id);
 	return 0;
 }
+
+int sq_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r)
+{
+	struct sq_store *s = sq(st);
+	if (sdb_do(&s->db, "UPDATE queue_rcpts SET next_attempt = 1 WHERE queue_id = ? AND state = 2 AND next_attempt = 0",
+		   "i", queue_id) < 0)
+		return sq_fail(s, error_r, "queue bounce mark");
+	return 0;
+}
