@@ -1434,3 +1434,71 @@ void store_queue_list_free(struct store_queue_entry **entries, size_t count)
 		store_queue_entry_clear(&(*entries)[i]);
 	XFREE(entries);
 }
+
+/* ---- Webmail: settings and correspondents ------------------------------ */
+
+static int setting_key_ok(struct store *st, const char *key, const char **error_r)
+{
+	if (key == NULL || key[0] == '\0' || strlen(key) > 64)
+		return store_error(st, error_r, "invalid setting name");
+	return 0;
+}
+
+int store_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r,
+			   const char **error_r)
+{
+	*value_r = NULL;
+	if (setting_key_ok(st, key, error_r) < 0)
+		return -1;
+	return st->ops->user_setting_get(st, user_id, key, value_r, error_r);
+}
+
+int store_user_setting_set(struct store *st, int64_t user_id, const char *key, const char *value,
+			   const char **error_r)
+{
+	if (writable(st, error_r) < 0 || setting_key_ok(st, key, error_r) < 0)
+		return -1;
+	if (value != NULL && !store_utf8_valid(value, strlen(value)))
+		return store_error(st, error_r, "a setting must be UTF-8 text");
+	return st->ops->user_setting_set(st, user_id, key, value, error_r);
+}
+
+int store_contact_note(struct store *st, int64_t user_id, const char *address, const char *name,
+		       const char **error_r)
+{
+	if (writable(st, error_r) < 0)
+		return -1;
+	if (address == NULL || !store_utf8_valid(address, strlen(address)) || strchr(address, '@') == NULL ||
+	    (name != NULL && !store_utf8_valid(name, strlen(name))))
+		return store_error(st, error_r, "invalid contact");
+	char *canon = store_address_canon(address);
+	if (canon == NULL)
+		return store_error(st, error_r, "invalid contact address");
+	int r = st->ops->contact_note(st, user_id, canon, name, error_r);
+	free(canon);
+	return r;
+}
+
+int store_contact_search(struct store *st, int64_t user_id, const char *prefix, size_t limit,
+			 struct store_contact **contacts_r, size_t *count_r, const char **error_r)
+{
+	*contacts_r = NULL;
+	*count_r = 0;
+	if (prefix == NULL || !store_utf8_valid(prefix, strlen(prefix)))
+		return store_error(st, error_r, "invalid search text");
+	if (limit == 0)
+		return 0;
+	return st->ops->contact_search(st, user_id, prefix, limit, contacts_r, count_r, error_r);
+}
+
+void store_contact_list_free(struct store_contact **contacts, size_t count)
+{
+	if (*contacts == NULL)
+		return;
+	for (size_t i = 0; i < count; i++) {
+		free((*contacts)[i].address);
+		free((*contacts)[i].name);
+	}
+	free(*contacts);
+	*contacts = NULL;
+}

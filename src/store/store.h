@@ -542,4 +542,32 @@ int store_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, co
 typedef void store_queue_cb(void *ctx, int64_t queue_id);
 void store_queue_watch(struct store *st, store_queue_cb *cb, void *ctx);
 
+/* ---- Webmail: settings and correspondents ------------------------------ */
+
+/* Small per-user settings (the webmail's signature...), keyed by name.
+ * get: 1 and *value_r (a new string), 0 when not set, -1 on error. set:
+ * value NULL removes the setting; 0 or -1. */
+int store_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r,
+			   const char **error_r);
+int store_user_setting_set(struct store *st, int64_t user_id, const char *key, const char *value,
+			   const char **error_r);
+
+/* People a user wrote to, for address completion. */
+struct store_contact {
+	char *address;
+	char *name;      /* display name last used, "" if none */
+	uint32_t uses;   /* how many messages went to it */
+	time_t last_used;
+};
+/* Records one more message to address (canonical or as written; name may be
+ * NULL or "": an earlier name is then kept). 0 or -1. */
+int store_contact_note(struct store *st, int64_t user_id, const char *address, const char *name,
+		       const char **error_r);
+/* Up to limit contacts whose address, or a word of whose name, begins with
+ * prefix (ASCII case-insensitive), most used first. Free with
+ * store_contact_list_free. 0 or -1. */
+int store_contact_search(struct store *st, int64_t user_id, const char *prefix, size_t limit,
+			 struct store_contact **contacts_r, size_t *count_r, const char **error_r);
+void store_contact_list_free(struct store_contact **contacts, size_t count);
+
 #endif

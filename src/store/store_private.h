@@ -150,6 +150,14 @@ struct store_ops {
 	int (*queue_flags)(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
 	int (*queue_set_flags)(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
 	int (*queue_mark_bounced)(struct store *st, int64_t queue_id, const char **error_r);
+	int (*user_setting_get)(struct store *st, int64_t user_id, const char *key, char **value_r,
+				const char **error_r);
+	int (*user_setting_set)(struct store *st, int64_t user_id, const char *key, const char *value,
+				const char **error_r);
+	int (*contact_note)(struct store *st, int64_t user_id, const char *address, const char *name,
+			    const char **error_r);
+	int (*contact_search)(struct store *st, int64_t user_id, const char *prefix, size_t limit,
+			      struct store_contact **contacts_r, size_t *count_r, const char **error_r);
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -160,7 +160,23 @@ static const char *const schema_v2[] = {
 };
 
 /* migrations[v - 1] brings a database from version v - 1 to v. */
-static const char *const *const migrations[] = {schema_v1, schema_v2};
+/* The webmail's settings and correspondents (store_sqlite_web.c). */
+static const char *const schema_v3[] = {
+	"CREATE TABLE user_settings("
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" key TEXT NOT NULL,"
+	" value TEXT NOT NULL,"
+	" PRIMARY KEY(user_id, key)) WITHOUT ROWID",
+	"CREATE TABLE contacts("
+	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	" address TEXT NOT NULL,"
+	" name TEXT NOT NULL DEFAULT '',"
+	" uses INTEGER NOT NULL DEFAULT 0,"
+	" last_used INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY(user_id, address)) WITHOUT ROWID",
+	NULL,
+};
+static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* ---- Connections ------------------------------------------------------- */
@@ -678,4 +694,8 @@ const struct store_ops store_sqlite_ops = {
 	.queue_flags = sq_queue_flags,
 	.queue_set_flags = sq_queue_set_flags,
 	.queue_mark_bounced = sq_queue_mark_bounced,
+	.user_setting_get = sq_user_setting_get,
+	.user_setting_set = sq_user_setting_set,
+	.contact_note = sq_contact_note,
+	.contact_search = sq_contact_search,
 };

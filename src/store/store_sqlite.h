@@ -210,4 +210,12 @@ int sq_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const 
 int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
 int sq_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r);
 
+/* store_sqlite_web.c */
+int sq_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r, const char **error_r);
+int sq_user_setting_set(struct store *st, int64_t user_id, const char *key, const char *value,
+			const char **error_r);
+int sq_contact_note(struct store *st, int64_t user_id, const char *address, const char *name, const char **error_r);
+int sq_contact_search(struct store *st, int64_t user_id, const char *prefix, size_t limit,
+		      struct store_contact **contacts_r, size_t *count_r, const char **error_r);
+
 #endif
