@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mime/rfc2047.h"
 #include "util/mem.h"
 
 struct cur {
@@ -461,6 +462,44 @@ int mime_address_append_spec(const struct mime_address *a, struct buf *out)
 	}
 	if (r == 0 && a->domain != NULL)
 		r = buf_printf(out, "@%s", a->domain);
+	if (r < 0)
+		buf_truncate(out, old);
+	return r;
+}
+
+int mime_address_append_display(const char *name_utf8, const char *spec, struct buf *out)
+{
+	size_t old = out->len;
+	int r = 0;
+	if (name_utf8 != NULL && *name_utf8 != '\0') {
+		bool ascii = true, atoms = true;
+		for (const unsigned char *p = (const unsigned char *)name_utf8; *p; p++) {
+			if (*p >= 0x80 || *p < 0x20 || *p == 0x7f)
+				ascii = false;
+			else if (*p != ' ' && !is_atext(*p))
+				atoms = false;
+		}
+		if (ascii && (strstr(name_utf8, "=?") != NULL))
+			atoms = false;
+		if (!ascii) {
+			r = rfc2047_encode(name_utf8, strlen(name_utf8), out);
+		} else if (atoms) {
+			r = buf_puts(out, name_utf8);
+		} else {
+			r = buf_putc(out, '"');
+			for (const char *p = name_utf8; *p && r == 0; p++) {
+				if (*p == '"' || *p == '\\')
+					r = buf_putc(out, '\\');
+				if (r == 0)
+					r = buf_putc(out, *p);
+			}
+			if (r == 0)
+				r = buf_putc(out, '"');
+		}
+		if (r == 0)
+			r = buf_printf(out, " <%s>", spec);
+	} else
+		r = buf_puts(out, spec);
 	if (r < 0)
 		buf_truncate(out, old);
 	return r;

@@ -42,6 +42,12 @@ void mime_address_list_free(struct mime_address **list, size_t count);
  * missing; nothing when the mailbox is missing. Returns 0 or -1 (full). */
 int mime_address_append_spec(const struct mime_address *a, struct buf *out);
 
+/* Appends a mailbox for a header we write (webmail, DSN): "spec" alone
+ * when name_utf8 is NULL or empty, else "Name <spec>" with the name as an
+ * atom phrase, a quoted string, or RFC 2047 encoded-words when it is not
+ * ASCII. Returns 0, or -1 when out is full (out unchanged). */
+int mime_address_append_display(const char *name_utf8, const char *spec, struct buf *out);
+
 /* The addr-specs of all mailboxes in (s, n) with a local part and a domain,
  * in order, as a NULL-terminated array of new strings (never NULL itself);
  * *count_r gets the count if not NULL. Free with mime_address_specs_free. */

@@ -339,6 +339,35 @@ TEST(addresses)
 	CHECK(specs[4] == NULL);
 	mime_address_specs_free(&specs);
 	CHECK(specs == NULL);
+
+	static const struct {
+		const char *name, *want;
+	} disp[] = {
+	    {NULL, "a@x.org"},
+	    {"", "a@x.org"},
+	    {"Joe Bloggs", "Joe Bloggs <a@x.org>"},
+	    {"Bloggs, Joe", "\"Bloggs, Joe\" <a@x.org>"},
+	    {"Joe \"JB\" B.", "\"Joe \\\"JB\\\" B.\" <a@x.org>"},
+	    {"Andr\xC3\xA9", "=?UTF-8?B?QW5kcsOp?= <a@x.org>"},
+	    {"=?utf-8?q?x?=", "\"=?utf-8?q?x?=\" <a@x.org>"},
+	};
+	for (size_t i = 0; i < sizeof(disp) / sizeof(disp[0]); i++) {
+		struct buf b;
+		buf_init(&b, 200);
+		CHECK_INT(mime_address_append_display(disp[i].name, "a@x.org", &b), 0);
+		CHECK_STR(buf_cstr(&b), disp[i].want);
+		/* what we write parses back to the same name and address */
+		struct mime_address *l;
+		size_t ln = mime_address_parse(b.data, b.len, &l);
+		CHECK_INT(ln, 1);
+		if (ln == 1 && disp[i].name && *disp[i].name) {
+			char *dn = rfc2047_decode_dup(l[0].name, strlen(l[0].name), 200);
+			CHECK_STR(dn, strstr(disp[i].name, "=?") ? "x" : disp[i].name);
+			free(dn);
+		}
+		mime_address_list_free(&l, ln);
+		buf_free(&b);
+	}
 }
 
 /* ---- the tree ------------------------------------------------------------------------ */

@@ -314,6 +314,14 @@ int date_format_imap(time_t t, int tz_min, struct buf *out)
 	return 0;
 }
 
+int date_local_offset(time_t t)
+{
+	struct tm tm;
+	if (localtime_r(&t, &tm) == NULL)
+		return 0;
+	return (int)(tm.tm_gmtoff / 60);
+}
+
 /* ---- IMAP ------------------------------------------------------------------ */
 
 static bool digits(const char *s, size_t n, unsigned *v)

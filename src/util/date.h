@@ -39,6 +39,10 @@ int date_parse_imap_date(const char *s, size_t len, time_t *t_r);
  * be " 1", "1" or "01". Returns 0 or -1; sets *t_r (UTC) and *tz_r. */
 int date_parse_imap_datetime(const char *s, size_t len, time_t *t_r, int *tz_r);
 
+/* The local zone's offset from UTC at time t, in minutes east (for
+ * Received: and Date: fields we write). */
+int date_local_offset(time_t t);
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
 long long date_days_from_civil(long long y, unsigned m, unsigned d);
 

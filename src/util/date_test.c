@@ -108,6 +108,9 @@ TEST(format)
 	CHECK_INT(date_format_imap(760096800LL, 120, &b), 0);
 	CHECK_STR(buf_cstr(&b), " 1-Feb-1994 12:00:00 +0200");
 	buf_free(&b);
+	/* the local offset is whole minutes within a day */
+	int off = date_local_offset(1795704600LL);
+	CHECK(off > -24 * 60 && off < 24 * 60);
 	/* a full buffer leaves it unchanged */
 	buf_init(&b, 10);
 	CHECK_INT(date_format_imap(760096800LL, 0, &b), -1);
