@@ -39,6 +39,7 @@
 #include "core/privsep.h"
 #include "core/server.h"
 #include "core/tls.h"
+#include "imap/imap_server.h"
 #include "pop3/pop3_server.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
@@ -52,6 +53,9 @@ const struct conn_handler *daemon_handler_for(enum listener_kind kind)
 	case LISTENER_SUBMISSION:
 	case LISTENER_SUBMISSIONS:
 		return &smtp_handler;
+	case LISTENER_IMAP:
+	case LISTENER_IMAPS:
+		return &imap_handler;
 	case LISTENER_POP3:
 	case LISTENER_POP3S:
 		return &pop3_handler;

@@ -1,0 +1,194 @@
+/* cmd_append: APPEND (RFC 3501 6.3.11) with several messages in one
+ * command (MULTIAPPEND, RFC 3502), literal8 (BINARY, RFC 3516), the UTF8
+ * data item (RFC 6855), APPENDUID (UIDPLUS, RFC 4315) and APPENDLIMIT
+ * (RFC 7889; the literal itself was checked against it before "+").
+ *
+ * The messages go to the store's writer thread (group commit); the tagged
+ * OK is sent from the completion callback, when they are on disk. Each
+ * message is its own delivery, so a MULTIAPPEND whose later message fails
+ * keeps the earlier ones (XXX: RFC 3502 asks for all or nothing). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/server.h"
+#include "imap/imap_private.h"
+#include "util/date.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+struct append_msg {
+	struct store_delivery d;
+	struct store_delivery_rcpt rcpt;
+	char *keywords;
+};
+
+struct append_ctx {
+	struct imap_session *s;
+	struct append_msg *msgs;
+	size_t count;
+	size_t pending;
+	int64_t mailbox_id;
+};
+
+static void append_ctx_free(void *p)
+{
+	struct append_ctx *ctx = p;
+	for (size_t i = 0; i < ctx->count; i++)
+		free(ctx->msgs[i].keywords);
+	free(ctx->msgs);
+	free(ctx);
+}
+
+static void stored_cb(void *arg, struct store_delivery *d, int result)
+{
+	struct append_ctx *ctx = arg;
+	struct imap_session *s = ctx->s;
+	if (--ctx->pending > 0)
+		return;
+	if (s->freed) {
+		/* The client left; the messages are stored (or not) all the same. */
+		s->cmd_ctx = NULL;
+		append_ctx_free(ctx);
+		imap_session_destroy(s);
+		return;
+	}
+	struct imap_cmd *cmd = &s->cur;
+	bool ok = true, quota = false;
+	const char *error = NULL;
+	for (size_t i = 0; i < ctx->count; i++) {
+		const struct store_delivery_rcpt *r = &ctx->msgs[i].rcpt;
+		if (r->result != 0) {
+			ok = false;
+			quota |= r->over_quota;
+			error = r->error ? r->error : ctx->msgs[i].d.error;
+		}
+	}
+	if (s->sel != NULL && s->sel->id == ctx->mailbox_id)
+		s->sel->dirty = true;
+	if (!ok) {
+		log_session(s->c->id, "imap append failed: %s", error ? error : "unknown error");
+		if (quota)
+			imap_done(s, cmd, "NO", "[OVERQUOTA] Quota exceeded (mailbox for user is full)");
+		else
+			imap_done(s, cmd, "NO", "[SERVERBUG] Could not store the message.");
+		return;
+	}
+	struct buf b;
+	buf_init(&b, 64 * 1024);
+	uint32_t *uids = xcalloc(ctx->count, sizeof(*uids));
+	bool sorted = true;
+	for (size_t i = 0; i < ctx->count; i++) {
+		uids[i] = ctx->msgs[i].rcpt.uid;
+		sorted = sorted && (i == 0 || uids[i] > uids[i - 1]);
+	}
+	if (sorted)
+		imap_seqset_write(&b, uids, ctx->count);
+	else
+		for (size_t i = 0; i < ctx->count; i++)
+			buf_printf(&b, "%s%u", i ? "," : "", uids[i]);
+	free(uids);
+	log_session(s->c->id, "imap append messages=%zu uids=%s", ctx->count, buf_cstr(&b));
+	imap_done(s, cmd, "OK", "[APPENDUID %u %s] Append completed.", ctx->msgs[0].rcpt.uidvalidity, buf_cstr(&b));
+	buf_free(&b);
+}
+
+void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
+{
+	const char *error;
+	if (cmd->argc < 2) {
+		imap_bad(s, cmd, "APPEND needs a mailbox and a message");
+		return;
+	}
+	/* First pass: syntax and count. */
+	struct append_ctx *ctx = xmalloc(sizeof(*ctx));
+	ctx->s = s;
+	size_t i = 1;
+	size_t cap = 0;
+	while (i < cmd->argc) {
+		uint32_t flags = 0;
+		struct buf kw;
+		buf_init(&kw, 64 * 1024);
+		time_t date = 0;
+		if (cmd->args[i].type == IMAP_ARG_LIST) {
+			if (imap_parse_flags(&cmd->args[i], &flags, &kw, &error) < 0) {
+				buf_free(&kw);
+				append_ctx_free(ctx);
+				imap_bad(s, cmd, "%s", error);
+				return;
+			}
+			i++;
+		}
+		if (i < cmd->argc && cmd->args[i].type == IMAP_ARG_QUOTED) {
+			int tz;
+			if (date_parse_imap_datetime(cmd->args[i].str, cmd->args[i].len, &date, &tz) < 0) {
+				buf_free(&kw);
+				append_ctx_free(ctx);
+				imap_bad(s, cmd, "Invalid date-time");
+				return;
+			}
+			i++;
+		}
+		const struct imap_arg *lit = i < cmd->argc ? &cmd->args[i] : NULL;
+		/* RFC 6855: UTF8 (~{n}...) */
+		if (lit != NULL && imap_arg_atom_is(lit, "UTF8") && i + 1 < cmd->argc &&
+		    cmd->args[i + 1].type == IMAP_ARG_LIST && cmd->args[i + 1].count == 1) {
+			lit = &cmd->args[i + 1].list[0];
+			i++;
+		}
+		if (lit == NULL || lit->type != IMAP_ARG_LITERAL) {
+			buf_free(&kw);
+			append_ctx_free(ctx);
+			imap_bad(s, cmd, "APPEND needs the message as a literal");
+			return;
+		}
+		i++;
+		if (ctx->count == cap) {
+			cap = cap ? cap * 2 : 1;
+			ctx->msgs = xreallocarray(ctx->msgs, cap, sizeof(*ctx->msgs));
+		}
+		struct append_msg *m = &ctx->msgs[ctx->count++];
+		memset(m, 0, sizeof(*m));
+		m->keywords = kw.len ? buf_steal(&kw, NULL) : NULL;
+		buf_free(&kw);
+		m->rcpt.user_id = s->user_id;
+		m->rcpt.flags = flags;
+		m->rcpt.keywords = m->keywords;
+		m->d.data = lit->str;
+		m->d.len = lit->len;
+		m->d.internaldate = date ? date : time(NULL);
+		m->d.mail_from = "";
+		m->d.rcpts = &m->rcpt;
+		m->d.rcpt_count = 1;
+	}
+	char *name = imap_name_in(s, &cmd->args[0], &error);
+	if (name == NULL) {
+		append_ctx_free(ctx);
+		imap_done(s, cmd, "NO", "%s", error);
+		return;
+	}
+	struct store_mailbox mb = {0};
+	int r = store_mailbox_get(s->srv->store, s->user_id, name, &mb, &error);
+	free(name);
+	if (r <= 0) {
+		append_ctx_free(ctx);
+		imap_done(s, cmd, "NO", r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		return;
+	}
+	ctx->mailbox_id = mb.id;
+	store_mailbox_clear(&mb);
+	for (size_t k = 0; k < ctx->count; k++) {
+		if (ctx->msgs[k].d.len == 0) {
+			append_ctx_free(ctx);
+			imap_done(s, cmd, "NO", "Can't save a zero byte message.");
+			return;
+		}
+		ctx->msgs[k].rcpt.mailbox_id = ctx->mailbox_id;
+	}
+	s->cmd_ctx = ctx;
+	s->cmd_ctx_free = append_ctx_free;
+	ctx->pending = ctx->count;
+	imap_wait(s, IMAP_WAIT_STORE);
+	for (size_t k = 0; k < ctx->count; k++)
+		store_deliver_async(s->srv->store, &ctx->msgs[k].d, stored_cb, ctx);
+}

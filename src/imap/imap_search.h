@@ -1,0 +1,46 @@
+/* imap_search: IMAP search programs (RFC 3501 6.4.4, RFC 9051 6.4.4, with
+ * CONDSTORE's MODSEQ and SEARCHRES's "$"): parsing them into a tree and
+ * running them over the selected mailbox. Used by SEARCH, SORT and THREAD.
+ * Internal to the IMAP engine. */
+#ifndef POSTHORN_IMAP_IMAP_SEARCH_H
+#define POSTHORN_IMAP_IMAP_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imap/imap_private.h"
+
+/* Mailboxes with more messages than this use the full-text index to find
+ * candidates for TEXT and BODY (words and word prefixes: a string inside a
+ * word is then not found); smaller ones are scanned, with IMAP's exact
+ * substring semantics. */
+#define IMAP_SEARCH_SCAN_MAX 5000
+
+struct imap_search;
+
+struct imap_search_result {
+	uint32_t *uids;        /* ascending */
+	size_t count;
+	uint64_t highestmodseq; /* of the matches (for CONDSTORE's (MODSEQ n)) */
+	bool modseq_used;       /* the program had a MODSEQ key */
+};
+
+/* Parses args[0..argc) as a search program. charset NULL: a leading
+ * "CHARSET x" is accepted (SEARCH); SORT and THREAD give the charset as
+ * their own argument and pass it here (already checked with
+ * imap_search_set_charset). Returns NULL with *error_r; *badcharset_r is
+ * set when the charset is the problem (reply NO [BADCHARSET (UTF-8)]). The
+ * program keeps pointers into args: keep them alive. */
+struct imap_search *imap_search_parse(struct imap_session *s, const struct imap_arg *args, size_t argc,
+				      const char *charset, const char **error_r, bool *badcharset_r);
+/* 0 when we can search in charset, -1 with *error_r otherwise. */
+int imap_search_set_charset(const char *charset, const char **error_r);
+/* Runs the program over the messages of the selected mailbox that the
+ * client knows. Returns 0 or -1 (*error_r). */
+int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_search_result *res,
+		    const char **error_r);
+void imap_search_free(struct imap_search **q);
+void imap_search_result_clear(struct imap_search_result *res);
+
+#endif
