@@ -67,6 +67,7 @@ struct pop3_msg {
 	uint32_t uid;
 	bool deleted;     /* DELE: expunged at QUIT */
 	bool retrieved;   /* RETR: \Seen at QUIT */
+	bool seen;        /* had \Seen at login */
 };
 
 enum pop3_send_kind { SEND_NONE, SEND_LIST, SEND_UIDL, SEND_MESSAGE };
@@ -250,6 +251,7 @@ static int maildrop_open(struct pop3_session *s)
 		pm->id = m.id;
 		pm->uid = m.uid;
 		pm->size = m.size;
+		pm->seen = (m.flags & STORE_FLAG_SEEN) != 0;
 		s->live_size += m.size;
 	}
 	if (store_msg_iter_free(&it, &error) < 0) {
@@ -703,7 +705,7 @@ static void cmd_quit_update(struct pop3_session *s, const struct pop3_command *c
 	for (uint32_t i = 0; i < s->count; i++) {
 		if (s->msgs[i].deleted)
 			dele[ndele++] = s->msgs[i].uid;
-		else if (s->msgs[i].retrieved)
+		else if (s->msgs[i].retrieved && !s->msgs[i].seen)
 			seen[nseen++] = s->msgs[i].uid;
 	}
 	const char *error;
@@ -716,7 +718,7 @@ static void cmd_quit_update(struct pop3_session *s, const struct pop3_command *c
 		log_session(s->c->id, "pop3 quit user=%s expunge failed: %s", s->user_address, error);
 		pop3_reply(s, "-ERR [SYS/TEMP] Deleted messages were not removed, try again.");
 	} else {
-		log_session(s->c->id, "pop3 quit user=%s deleted=%d retrieved=%zu", s->user_address, expunged, nseen);
+		log_session(s->c->id, "pop3 quit user=%s deleted=%d newly-seen=%zu", s->user_address, expunged, nseen);
 		pop3_reply(s, expunged > 0 ? "+OK Logging out, messages deleted." : "+OK Logging out.");
 	}
 	free(seen);
