@@ -19,6 +19,12 @@
  *   one transaction with one fsync (group commit) and only then calls each
  *   completion on the event loop. Reply 250 / OK from that callback, never
  *   earlier. store_deliver() is the synchronous, fsynced form (CLI, tests).
+ * - The writer thread also builds the full-text index in the background
+ *   (see store_search) and checkpoints the write-ahead log, so that no
+ *   slow work runs on the event loop. Its transactions are short (one
+ *   batch of deliveries, or a few dozen messages indexed); a synchronous
+ *   write on the loop may wait for one of them, never for long. Another
+ *   process (the CLI) holding the database is waited for (up to 10 s).
  *
  * Errors: functions return 0 (or a count, or 1 = found) on success and -1 on
  * failure with a human message in *error_r (static or owned by the store,
@@ -303,7 +309,8 @@ int store_msg_iter_free(struct store_msg_iter **it, const char **error_r);
 int store_msg_get(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned fields, struct store_msg *m,
 		  const char **error_r);
 /* The stored bytes of a message (by store_msg.id), exactly as delivered.
- * *data_r is malloc'd (free() it), NUL-terminated for convenience. */
+ * *data_r is malloc'd (free() it), NUL-terminated for convenience.
+ * 1 found, 0 no such message (expunged), -1 error. */
 int store_msg_read(struct store *st, int64_t msg_id, char **data_r, size_t *len_r, const char **error_r);
 
 /* The webmail's message list: up to `limit` messages of a mailbox, skipping

@@ -39,7 +39,7 @@
 #include "util/mem.h"
 
 #define IDLE_CHECKPOINT_SEC 1
-#define IX_BATCH 64 /* contents indexed per transaction (~50 ms of work) */
+#define IX_BATCH 32 /* contents indexed per transaction (~10 ms in the write lock) */
 
 /* What mime computed for the copy of one recipient (or shared with the
  * first recipient that has the same prefix: same_as). */

@@ -1303,6 +1303,8 @@ TEST(search)
 		{STORE_SEARCH_TO, "carol@example.test", "1 2 3 4"},
 		{STORE_SEARCH_TEXT, "\"quoted\" AND OR NOT", ""},
 		{STORE_SEARCH_TEXT, "*** ---", "1 2 3 4"},
+		{STORE_SEARCH_TEXT, "— zebra …", "3"},
+		{STORE_SEARCH_TEXT, "«»", "1 2 3 4"},
 		{STORE_SEARCH_TEXT, "", "1 2 3 4"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
