@@ -13,6 +13,9 @@
 
 #include "core/server.h"
 #include "imap/imap_private.h"
+#include "mime/header.h"
+#include "mime/mime.h"
+#include "util/base64.h"
 #include "util/date.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -21,7 +24,80 @@ struct append_msg {
 	struct store_delivery d;
 	struct store_delivery_rcpt rcpt;
 	char *keywords;
+	char *converted; /* the message as stored, when it differs from the literal */
 };
+
+/* ---- binary parts (RFC 3516 4.4) ------------------------------------------ */
+
+struct edit {
+	size_t offset, len; /* replaced range of the original */
+	const struct mime_part *part;
+	size_t cte_offset, cte_size; /* the Content-Transfer-Encoding field (absolute) */
+};
+
+static void collect_binary(const struct mime_message *msg, const struct mime_part *p, struct edit **v, size_t *n)
+{
+	for (; p != NULL; p = p->next) {
+		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) {
+			collect_binary(msg, p->children, v, n);
+			continue;
+		}
+		if (p->encoding == NULL || strcmp(p->encoding, "binary") != 0)
+			continue;
+		struct mime_header_iter it;
+		struct mime_header_field f;
+		mime_header_iter_init(&it, msg->data + p->header_offset, p->header_size);
+		while (mime_header_iter_next(&it, &f) == 1) {
+			if (mime_header_name_is(&f, "Content-Transfer-Encoding")) {
+				*v = xreallocarray(*v, *n + 1, sizeof(**v));
+				(*v)[*n].part = p;
+				(*v)[*n].cte_offset = p->header_offset + f.offset;
+				(*v)[*n].cte_size = f.size;
+				(*n)++;
+				break;
+			}
+		}
+	}
+}
+
+/* A message appended as literal8 may hold parts in binary transfer
+ * encoding, which IMAP cannot show as BODY[...]: such parts are stored in
+ * base64 (BINARY[...] still gives their bytes). Returns a new message, or
+ * NULL when nothing had to change. */
+static char *convert_binary(const char *data, size_t len, size_t *len_r)
+{
+	struct mime_message *msg = mime_parse(data, len);
+	struct edit *v = NULL;
+	size_t n = 0;
+	collect_binary(msg, msg->root, &v, &n);
+	if (n == 0) {
+		mime_free(&msg);
+		return NULL;
+	}
+	struct buf out, tmp;
+	buf_init(&out, len * 2 + 4096);
+	buf_init(&tmp, len * 2 + 4096);
+	size_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct mime_part *p = v[i].part;
+		buf_append(&out, data + pos, v[i].cte_offset - pos);
+		buf_puts(&out, "Content-Transfer-Encoding: base64\r\n");
+		pos = v[i].cte_offset + v[i].cte_size;
+		buf_append(&out, data + pos, p->body_offset - pos);
+		buf_reset(&tmp);
+		base64_encode(&tmp, data + p->body_offset, p->body_size);
+		for (size_t k = 0; k < tmp.len; k += 76) {
+			buf_append(&out, tmp.data + k, tmp.len - k < 76 ? tmp.len - k : 76);
+			buf_puts(&out, "\r\n");
+		}
+		pos = p->body_offset + p->body_size;
+	}
+	buf_append(&out, data + pos, len - pos);
+	buf_free(&tmp);
+	free(v);
+	mime_free(&msg);
+	return buf_steal(&out, len_r);
+}
 
 struct append_ctx {
 	struct imap_session *s;
@@ -34,8 +110,10 @@ struct append_ctx {
 static void append_ctx_free(void *p)
 {
 	struct append_ctx *ctx = p;
-	for (size_t i = 0; i < ctx->count; i++)
+	for (size_t i = 0; i < ctx->count; i++) {
 		free(ctx->msgs[i].keywords);
+		free(ctx->msgs[i].converted);
+	}
 	free(ctx->msgs);
 	free(ctx);
 }
@@ -156,6 +234,14 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 		m->rcpt.keywords = m->keywords;
 		m->d.data = lit->str;
 		m->d.len = lit->len;
+		if (lit->literal8) {
+			size_t clen;
+			m->converted = convert_binary(lit->str, lit->len, &clen);
+			if (m->converted != NULL) {
+				m->d.data = m->converted;
+				m->d.len = clen;
+			}
+		}
 		m->d.internaldate = date ? date : time(NULL);
 		m->d.mail_from = "";
 		m->d.rcpts = &m->rcpt;

@@ -343,7 +343,7 @@ void cmd_status(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	if (items & ST_HIGHESTMODSEQ)
-		s->condstore = true; /* RFC 7162 3.1: a CONDSTORE enabling command */
+		imap_enable_condstore(s); /* RFC 7162 3.1: a CONDSTORE enabling command */
 	struct buf b;
 	buf_init(&b, 16384);
 	write_status(s, &mb, items, &b);

@@ -106,7 +106,7 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	if (res.modseq_used)
-		s->condstore = true;
+		imap_enable_condstore(s);
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
 	if (!esearch) {
@@ -130,8 +130,18 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 			buf_puts(&b, " ALL ");
 			write_ids(s, &b, res.uids, res.count, cmd->uid);
 		}
-		if (res.modseq_used && res.count > 0)
-			buf_printf(&b, " MODSEQ %llu", (unsigned long long)res.highestmodseq);
+		if (res.modseq_used && res.count > 0) {
+			/* RFC 4731 3.2: the highest MODSEQ of what was returned. */
+			uint64_t ms = res.highestmodseq;
+			if (!(ret & (RET_ALL | RET_COUNT))) {
+				ms = 0;
+				if ((ret & RET_MIN) && res.modseqs[0] > ms)
+					ms = res.modseqs[0];
+				if ((ret & RET_MAX) && res.modseqs[res.count - 1] > ms)
+					ms = res.modseqs[res.count - 1];
+			}
+			buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+		}
 		buf_puts(&b, "\r\n");
 	}
 	if (ret & RET_SAVE) {
@@ -176,9 +186,18 @@ enum { K_CC, K_FROM, K_SUBJECT, K_TO, K_DISPLAY };
 static const struct sort_crit *sort_crits;
 static size_t sort_ncrit;
 
+/* i;ascii-casemap (RFC 4790): ASCII letters upper-cased, then octets. */
 static int str_cmp(const char *a, const char *b)
 {
-	return strcasecmp(a ? a : "", b ? b : "");
+	const unsigned char *x = (const unsigned char *)(a ? a : ""), *y = (const unsigned char *)(b ? b : "");
+	for (;; x++, y++) {
+		unsigned cx = *x >= 'a' && *x <= 'z' ? *x - 32u : *x;
+		unsigned cy = *y >= 'a' && *y <= 'z' ? *y - 32u : *y;
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+		if (cx == 0)
+			return 0;
+	}
 }
 
 static int row_cmp(const void *pa, const void *pb)
@@ -232,8 +251,13 @@ static char *first_address(const struct mime_message *msg, const char *field, bo
 	char *r = NULL;
 	for (size_t i = 0; i < n && r == NULL; i++) {
 		const struct mime_address *a = &list[i];
-		if (a->kind != MIME_ADDRESS_MAILBOX)
+		/* A group counts with its name, as in the ENVELOPE (NIL NIL "name" NIL). */
+		if (a->kind == MIME_ADDRESS_GROUP_END)
 			continue;
+		if (a->kind == MIME_ADDRESS_GROUP_START) {
+			r = xstrdup(a->mailbox ? a->mailbox : "");
+			continue;
+		}
 		if (display && a->name != NULL && a->name[0] != '\0')
 			r = rfc2047_decode_dup(a->name, strlen(a->name), 4096);
 		else if (display) {
@@ -376,7 +400,7 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 			if (need_hdr) {
 				char *data = NULL;
 				size_t len = 0;
-				if (store_msg_read(s->srv->store, m.id, &data, &len, &error) == 0) {
+				if (store_msg_read(s->srv->store, m.id, &data, &len, &error) == 1) {
 					struct mime_message *msg = mime_parse(data, len);
 					for (size_t k = 0; k < ncrit; k++) {
 						switch (crit[k].key) {

@@ -170,7 +170,7 @@ static void select_common(struct imap_session *s, struct imap_cmd *cmd, bool rea
 		return;
 	}
 	if (condstore && !s->condstore) {
-		s->condstore = true;
+		imap_enable_condstore(s);
 	}
 	struct imap_selected *sel = xmalloc(sizeof(*sel));
 	sel->readonly = readonly;

@@ -95,7 +95,7 @@ void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	if (have_unchangedsince)
-		s->condstore = true;
+		imap_enable_condstore(s);
 	if (s->sel->readonly) {
 		free(uids);
 		buf_free(&kw);

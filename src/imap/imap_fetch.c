@@ -466,9 +466,9 @@ static void fetch_one(struct imap_session *s, struct fetch_ctx *f, const struct 
 	char *data = NULL;
 	size_t len = 0;
 	struct mime_message *msg = NULL;
-	const char *error;
+	const char *error = "message not found";
 	if (f->need_data) {
-		if (store_msg_read(s->srv->store, m->id, &data, &len, &error) < 0) {
+		if (store_msg_read(s->srv->store, m->id, &data, &len, &error) != 1) {
 			log_session(s->c->id, "imap fetch: cannot read uid %u: %s", m->uid, error);
 			data = xstrdup("");
 			len = 0;
@@ -731,7 +731,7 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		}
 	}
 	if (f->want_modseq || f->changedsince)
-		s->condstore = true;
+		imap_enable_condstore(s);
 	if (f->changedsince)
 		f->want_modseq = true;
 	if (s->sel->readonly)

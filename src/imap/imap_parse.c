@@ -185,6 +185,17 @@ static bool is_tag_char(unsigned char c)
 	}
 }
 
+/* A fetch attribute whose "[section]" may hold spaces and parentheses:
+ * tok holds the atom so far, ending with the '['. */
+static bool bracket_atom(const struct buf *tok)
+{
+	static const char *const names[] = {"BODY[", "BODY.PEEK[", "BINARY[", "BINARY.PEEK[", "BINARY.SIZE["};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (tok->len == strlen(names[i]) && strncasecmp(tok->data, names[i], tok->len) == 0)
+			return true;
+	return false;
+}
+
 /* End of the command line (its LF was read): lists must be closed. */
 static int end_of_line(struct imap_parser *p)
 {
@@ -373,7 +384,7 @@ int imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t
 					goto out;
 				}
 				buf_putc(&p->tok, (char)c);
-				p->state = c == '[' ? S_ATOM_BRACKET : S_ATOM;
+				p->state = S_ATOM;
 				break;
 			}
 			break;
@@ -410,7 +421,7 @@ int imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t
 				r = fail(p, "Command line too long");
 				goto out;
 			}
-			if (c == '[')
+			if (c == '[' && bracket_atom(&p->tok))
 				p->state = S_ATOM_BRACKET;
 			break;
 		case S_ATOM_BRACKET:

@@ -26,9 +26,10 @@
  * of lists are capped too (IMAP_PARSE_MAX_ARGS, IMAP_PARSE_MAX_DEPTH).
  *
  * Leniency: a bare LF ends a line like CRLF; extra spaces between
- * arguments are ignored. An atom may contain "[...]" with spaces and
- * parentheses inside (BODY[HEADER.FIELDS (From To)]<0.100>), as fetch
- * attributes need. 8-bit bytes are accepted in atoms and quoted strings
+ * arguments are ignored. The fetch attributes BODY, BODY.PEEK, BINARY,
+ * BINARY.PEEK and BINARY.SIZE may be followed by "[...]" with spaces and
+ * parentheses inside, all one atom (BODY[HEADER.FIELDS (From To)]<0.100>);
+ * in other atoms '[' is an ordinary character. 8-bit bytes are accepted in atoms and quoted strings
  * (UTF-8 mailbox names); control characters and NUL are not (except in
  * literals).
  *

@@ -167,6 +167,9 @@ static const struct parse_case cases[] = {
 	C("a1 X a\x7f\r\nb NOOP\r\n", "[ERR a1 Invalid characters in atom][b NOOP]"),
 	C("a1 X a\r b\r\nb NOOP\r\n", "[ERR a1 CR without LF][b NOOP]"),
 	C("a1 X BODY[1\r\nb NOOP\r\n", "[ERR a1 Missing ']'][b NOOP]"),
+	C("a1 X BODY.peek[1 x\r\nb NOOP\r\n", "[ERR a1 Missing ']'][b NOOP]"),
+	C("a1 SELECT a[b c]\r\n", "[a1 SELECT a[b c]]"),
+	C("a1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}\r\n", "[a1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}]"),
 	C("a1 X\x01 y\r\nb NOOP\r\n", "[ERR a1 Invalid command name][b NOOP]"),
 	/* Literal policy: a refused synchronizing literal ends the command;
 	 * a discarded non-synchronizing one is read and the command finishes. */

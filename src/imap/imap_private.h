@@ -164,6 +164,10 @@ int imap_name_out(struct imap_session *s, const char *name, struct buf *out);
 const char *imap_astring(const struct imap_arg *a);
 /* Leaves the selected mailbox (if any): back to the authenticated state. */
 void imap_unselect(struct imap_session *s);
+/* CONDSTORE becomes enabled (ENABLE, or a command that uses MODSEQ): the
+ * first time, while a mailbox is selected, the client is told its
+ * HIGHESTMODSEQ (RFC 7162 3.1). */
+void imap_enable_condstore(struct imap_session *s);
 /* Frees a session whose connection is gone (the store answered late). */
 void imap_session_destroy(struct imap_session *s);
 /* Authentication succeeded as user (canonical address): state AUTH. */

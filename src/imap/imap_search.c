@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "core/server.h"
+#include "mime/address.h"
 #include "mime/header.h"
 #include "mime/mime.h"
 #include "mime/rfc2047.h"
@@ -441,7 +442,7 @@ static int smsg_load(struct smsg *sm)
 	if (sm->loaded != 0)
 		return sm->loaded;
 	const char *error;
-	if (store_msg_read(sm->s->srv->store, sm->m->id, &sm->data, &sm->len, &error) < 0) {
+	if (store_msg_read(sm->s->srv->store, sm->m->id, &sm->data, &sm->len, &error) != 1) {
 		sm->loaded = -1;
 		return -1;
 	}
@@ -476,6 +477,50 @@ static bool contains(const char *hay, size_t hlen, const char *needle)
 	return hlen >= n && memmem(hay, hlen, needle, n) != NULL;
 }
 
+static bool is_address_field(const char *name)
+{
+	static const char *const names[] = {"From", "To", "Cc", "Bcc", "Sender", "Reply-To"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Address fields are also searched in a normalized form, "Name
+ * <local@domain>" per address and "group:" per group, so that comments
+ * and odd spacing inside addresses do not hide them (as Dovecot does). */
+static void fold_addresses(const struct mime_header_field *f, struct buf *out)
+{
+	struct mime_address *list = NULL;
+	size_t n = mime_address_parse(f->value, f->value_len, &list);
+	struct buf t;
+	buf_init(&t, 1 << 20);
+	for (size_t i = 0; i < n; i++) {
+		const struct mime_address *a = &list[i];
+		if (a->kind == MIME_ADDRESS_GROUP_END)
+			continue;
+		if (a->name != NULL) {
+			rfc2047_decode(a->name, strlen(a->name), &t);
+			buf_putc(&t, ' ');
+		}
+		if (a->kind == MIME_ADDRESS_GROUP_START) {
+			buf_puts(&t, ":\n");
+			continue;
+		}
+		buf_putc(&t, '<');
+		if (a->mailbox != NULL)
+			buf_puts(&t, a->mailbox);
+		if (a->domain != NULL) {
+			buf_putc(&t, '@');
+			buf_puts(&t, a->domain);
+		}
+		buf_puts(&t, ">\n");
+	}
+	charset_fold(t.data ? t.data : "", t.len, out);
+	buf_free(&t);
+	mime_address_list_free(&list, n);
+}
+
 static bool match_header(struct smsg *sm, const struct skey *k)
 {
 	if (smsg_load(sm) < 0)
@@ -496,6 +541,11 @@ static bool match_header(struct smsg *sm, const struct skey *k)
 			buf_reset(&v);
 			fold_value(&f, &v);
 			found = contains(v.data ? v.data : "", v.len, k->value);
+			if (!found && is_address_field(k->str)) {
+				buf_reset(&v);
+				fold_addresses(&f, &v);
+				found = contains(v.data ? v.data : "", v.len, k->value);
+			}
 		}
 	}
 	buf_free(&v);
@@ -731,7 +781,9 @@ static void result_add(struct imap_search_result *res, size_t *cap, const struct
 	if (res->count == *cap) {
 		*cap = *cap ? *cap * 2 : 64;
 		res->uids = xreallocarray(res->uids, *cap, sizeof(*res->uids));
+		res->modseqs = xreallocarray(res->modseqs, *cap, sizeof(*res->modseqs));
 	}
+	res->modseqs[res->count] = m->modseq;
 	res->uids[res->count++] = m->uid;
 	if (m->modseq > res->highestmodseq)
 		res->highestmodseq = m->modseq;
@@ -799,5 +851,6 @@ int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_s
 void imap_search_result_clear(struct imap_search_result *res)
 {
 	free(res->uids);
+	free(res->modseqs);
 	memset(res, 0, sizeof(*res));
 }

@@ -29,7 +29,8 @@
 #include "util/mem.h"
 
 /* Before authentication everything is much tighter. */
-#define IMAP_PREAUTH_LINE 16384
+/* ID may carry 30 pairs of 1024-octet values (RFC 2971 3.3). */
+#define IMAP_PREAUTH_LINE 40960
 #define IMAP_PREAUTH_LITERAL 16384
 #define IMAP_IDLE_LINE 1024
 
@@ -243,6 +244,15 @@ int imap_name_out(struct imap_session *s, const char *name, struct buf *out)
 		r = imap_append_astring(out, b.data ? b.data : "", b.len, false);
 	buf_free(&b);
 	return r;
+}
+
+void imap_enable_condstore(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->sel != NULL)
+		imap_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest\r\n", (unsigned long long)s->sel->modseq);
 }
 
 void imap_unselect(struct imap_session *s)

@@ -341,7 +341,10 @@ int imap_sync_open(struct imap_session *s, struct imap_selected *sel, const stru
 		sel->uidnext = uids[count - 1] + 1;
 	sel->modseq = mb.highestmodseq;
 	sel->keywords = xstrdup(mb.keywords ? mb.keywords : "");
-	if (!sel->readonly && first_recent < sel->uidnext)
+	/* EXAMINE shows \Recent without taking it. */
+	if (sel->readonly)
+		first_recent = mb.first_recent_uid;
+	if (first_recent < sel->uidnext)
 		recent_add(sel, first_recent, sel->uidnext - 1);
 	store_mailbox_clear(&mb);
 	return 0;
@@ -481,11 +484,18 @@ void imap_sync(struct imap_session *s, unsigned flags)
 		}
 	}
 	if (added > 0) {
+		uint32_t first = UINT32_MAX;
 		if (!sel->readonly) {
-			uint32_t first;
-			if (store_mailbox_take_recent(s->srv->store, sel->id, &first, &error) == 0)
-				recent_add(sel, first > old_next ? first : old_next, sel->uidnext - 1);
+			if (store_mailbox_take_recent(s->srv->store, sel->id, &first, &error) < 0)
+				first = UINT32_MAX;
+		} else {
+			struct store_mailbox mb = {0};
+			if (store_mailbox_get_by_id(s->srv->store, sel->id, &mb, &error) == 1)
+				first = mb.first_recent_uid;
+			store_mailbox_clear(&mb);
 		}
+		if (first != UINT32_MAX)
+			recent_add(sel, first > old_next ? first : old_next, sel->uidnext - 1);
 		imap_printf(s, "* %zu EXISTS\r\n", sel->count);
 		if (!s->rev2)
 			imap_printf(s, "* %u RECENT\r\n", imap_recent_count(sel));
