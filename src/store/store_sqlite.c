@@ -401,6 +401,17 @@ void sdb_rollback(struct sdb *db)
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int sdb_read_begin(struct sdb *db)
+{
+	return sdb_exec(db, "BEGIN");
+}
+
+void sdb_read_end(struct sdb *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+}
+
 char *sdb_text(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
@@ -627,6 +638,10 @@ static void sq_close(struct store *st)
 {
 	struct sq_store *s = sq(st);
 	sq_writer_stop(s);
+	for (size_t i = 0; i < s->iconn_count; i++) {
+		sdb_close(s->iconn[i]);
+		free(s->iconn[i]);
+	}
 	sdb_close(&s->db);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);

@@ -9,10 +9,11 @@
  * search), store_sqlite_deliver.c (delivery, the writer thread and group
  * commit), store_sqlite_queue.c, store_sqlite_check.c (integrity check).
  *
- * Two connections: `db` belongs to the thread that owns the struct store
- * (the event loop, or the CLI); the writer thread opens its own. Each has
- * its own cache of prepared statements, keyed by the address of the SQL
- * text (every statement is a string literal). */
+ * Connections: `db` belongs to the thread that owns the struct store (the
+ * event loop, or the CLI), and so do those of message iterators (one per
+ * open iterator); the writer thread opens its own. Each has its own cache of
+ * prepared statements, keyed by the address of the SQL text (every
+ * statement is a string literal). */
 #ifndef POSTHORN_STORE_STORE_SQLITE_H
 #define POSTHORN_STORE_STORE_SQLITE_H
 
@@ -24,6 +25,7 @@
 
 #define SDB_SLOTS 512
 #define SDB_BUSY_MS 10000  /* how long a writer waits for another (the CLI) */
+#define SQ_ICONN_KEEP 4    /* idle iterator connections kept open */
 
 struct sdb {
 	sqlite3 *h;
@@ -41,6 +43,13 @@ struct sq_store {
 	struct store st;          /* first: store.c frees st */
 	char *path;
 	struct sdb db;            /* the owner thread's connection */
+	/* Each open iterator reads on a connection of its own, so that its
+	 * snapshot never gets in the way of a write on db (which could not
+	 * start from an old snapshot), never ends with one of db's
+	 * transactions, and is not shared by a newer iterator. Connections
+	 * are kept for reuse in this free list. */
+	struct sdb *iconn[SQ_ICONN_KEEP];
+	size_t iconn_count;
 	/* The writer thread (started by attach_loop). */
 	bool writer_started;
 	pthread_t writer;
@@ -81,6 +90,10 @@ int sdb_exec(struct sdb *db, const char *sql);
 int sdb_begin(struct sdb *db);
 int sdb_commit(struct sdb *db);
 void sdb_rollback(struct sdb *db);
+/* A read transaction (one snapshot for several statements), ended by
+ * COMMIT, which unlike ROLLBACK never aborts other statements. */
+int sdb_read_begin(struct sdb *db);
+void sdb_read_end(struct sdb *db);
 /* The text of column i as a new string, NULL for NULL. */
 char *sdb_text(sqlite3_stmt *s, int i);
 /* Sets db->err to a message of ours (the SQL was fine, the data not). */

@@ -68,13 +68,13 @@ int sq_integrity_check(struct store *st, const char **error_r)
 	}
 	if (sdb_do(db, "INSERT INTO fts(fts) VALUES('integrity-check')", "") < 0)
 		return sq_fail(s, error_r, "full-text index damaged");
-	if (sdb_exec(db, "BEGIN") < 0)
+	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "integrity check");
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		q = sdb_q(db, checks[i].sql, "");
 		r = q ? sdb_step(db, q) : -1;
 		if (r != 0) {
-			sdb_rollback(db);
+			sdb_read_end(db);
 			if (r < 0)
 				return sq_fail(s, error_r, checks[i].what);
 			const char *t = (const char *)sqlite3_column_text(q, 0);
@@ -83,6 +83,6 @@ int sq_integrity_check(struct store *st, const char **error_r)
 			return -1;
 		}
 	}
-	sdb_rollback(db);
+	sdb_read_end(db);
 	return 0;
 }

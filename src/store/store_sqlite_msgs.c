@@ -65,17 +65,17 @@ int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, siz
 	struct sdb *db = &s->db;
 	int64_t n;
 	/* One snapshot for the count and the list. */
-	if (sdb_exec(db, "BEGIN") < 0)
+	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "mailbox uids");
 	int r = sdb_i64(db, &n, "SELECT messages FROM mailboxes WHERE id = ?", "i", mailbox_id);
 	if (r == 0) {
-		sdb_rollback(db);
+		sdb_read_end(db);
 		return store_error(st, error_r, "no such mailbox");
 	}
 	sqlite3_stmt *q = r < 0 ? NULL : sdb_q(db, "SELECT uid FROM msgs WHERE mailbox_id = ? ORDER BY uid", "i",
 					      mailbox_id);
 	if (q == NULL) {
-		sdb_rollback(db);
+		sdb_read_end(db);
 		return sq_fail(s, error_r, "mailbox uids");
 	}
 	size_t cap = n > 0 ? (size_t)n : 1, count = 0;
@@ -87,7 +87,7 @@ int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, siz
 		}
 		v[count++] = (uint32_t)sqlite3_column_int64(q, 0);
 	}
-	sdb_rollback(db);
+	sdb_read_end(db);
 	if (r < 0) {
 		free(v);
 		return sq_fail(s, error_r, "mailbox uids");
@@ -99,6 +99,7 @@ int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, siz
 
 struct sq_iter {
 	struct store_msg_iter base;
+	struct sdb *conn;       /* its own connection (see struct sq_store) */
 	sqlite3_stmt *q;
 	unsigned fields;
 	struct store_msg *last; /* the caller's struct we filled last */
@@ -111,16 +112,27 @@ struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uin
 	struct sq_store *s = sq(st);
 	struct sq_iter *it = xmalloc(sizeof(*it));
 	it->fields = fields;
+	if (s->iconn_count > 0) {
+		it->conn = s->iconn[--s->iconn_count];
+	} else {
+		it->conn = xmalloc(sizeof(*it->conn));
+		if (sdb_open(it->conn, s->path, st->read_only, false) < 0) {
+			sdb_errf(&s->db, "%s", it->conn->err);
+			free(it->conn);
+			it->conn = NULL;
+			it->failed = true;
+			return &it->base;
+		}
+	}
 	const char *sql = fields == STORE_FIELD_BASIC
 				  ? "SELECT " MSG_BASIC MSG_FROM_BASIC
 				    " WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
 				  : "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE
 				    " WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid";
-	/* Its own statement: the caller may use the store while iterating. */
-	if (sqlite3_prepare_v2(s->db.h, sql, -1, &it->q, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(it->conn->h, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(it->q, 1, mailbox_id) != SQLITE_OK ||
 	    sqlite3_bind_int64(it->q, 2, uid_min) != SQLITE_OK || sqlite3_bind_int64(it->q, 3, uid_max) != SQLITE_OK) {
-		sdb_errf(&s->db, "%s", sqlite3_errmsg(s->db.h));
+		sdb_errf(&s->db, "%s", sqlite3_errmsg(it->conn->h));
 		it->failed = true;
 	}
 	return &it->base;
@@ -137,8 +149,9 @@ int sq_msg_iter_next(struct store_msg_iter *base, struct store_msg *m)
 	memset(m, 0, sizeof(*m));
 	if (it->failed || it->q == NULL)
 		return -1;
-	int r = sdb_step(&s->db, it->q);
+	int r = sdb_step(it->conn, it->q);
 	if (r < 0) {
+		sdb_errf(&s->db, "%s", it->conn->err);
 		it->failed = true;
 		return -1;
 	}
@@ -160,6 +173,12 @@ int sq_msg_iter_free(struct store_msg_iter *base, const char **error_r)
 		store_msg_clear(it->last);
 	if (it->q)
 		sqlite3_finalize(it->q);
+	if (it->conn && s->iconn_count < SQ_ICONN_KEEP) {
+		s->iconn[s->iconn_count++] = it->conn;
+	} else if (it->conn) {
+		sdb_close(it->conn);
+		free(it->conn);
+	}
 	bool failed = it->failed;
 	free(it);
 	if (failed)
@@ -216,11 +235,11 @@ int sq_msg_page(struct store *st, int64_t mailbox_id, bool ascending, size_t off
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
 	int64_t total;
-	if (sdb_exec(db, "BEGIN") < 0)
+	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "message page");
 	int r = sdb_i64(db, &total, "SELECT messages FROM mailboxes WHERE id = ?", "i", mailbox_id);
 	if (r == 0) {
-		sdb_rollback(db);
+		sdb_read_end(db);
 		return store_error(st, error_r, "no such mailbox");
 	}
 	/* The rows skipped by OFFSET are walked on the (mailbox_id, sent_date,
@@ -240,7 +259,7 @@ int sq_msg_page(struct store *st, int64_t mailbox_id, bool ascending, size_t off
 				      " JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date DESC, m.uid DESC",
 				      "iii", mailbox_id, (int64_t)limit, (int64_t)offset);
 	if (q == NULL) {
-		sdb_rollback(db);
+		sdb_read_end(db);
 		return sq_fail(s, error_r, "message page");
 	}
 	struct store_msg *v = xcalloc(limit ? limit : 1, sizeof(*v));
@@ -248,7 +267,7 @@ int sq_msg_page(struct store *st, int64_t mailbox_id, bool ascending, size_t off
 	while (n < limit && (r = sdb_step(db, q)) == 1)
 		msg_row(q, STORE_FIELD_SUMMARY, &v[n++]);
 	sqlite3_reset(q);
-	sdb_rollback(db);
+	sdb_read_end(db);
 	if (r < 0) {
 		store_msg_list_free(&v, n);
 		return sq_fail(s, error_r, "message page");
@@ -267,11 +286,11 @@ int sq_changes_since(struct store *st, int64_t mailbox_id, uint64_t since, struc
 	int64_t hms;
 	if (since > INT64_MAX)
 		since = INT64_MAX;
-	if (sdb_exec(db, "BEGIN") < 0)
+	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "changes");
 	int r = sdb_i64(db, &hms, "SELECT highestmodseq FROM mailboxes WHERE id = ?", "i", mailbox_id);
 	if (r == 0) {
-		sdb_rollback(db);
+		sdb_read_end(db);
 		return store_error(st, error_r, "no such mailbox");
 	}
 	sqlite3_stmt *q = NULL;
@@ -301,7 +320,7 @@ int sq_changes_since(struct store *st, int64_t mailbox_id, uint64_t since, struc
 			ch->expunged[ch->expunged_count++] = (uint32_t)sqlite3_column_int64(q, 0);
 		}
 	}
-	sdb_rollback(db);
+	sdb_read_end(db);
 	if (q == NULL || r < 0) {
 		store_changes_clear(ch);
 		return sq_fail(s, error_r, "changes");

@@ -71,7 +71,7 @@ static int entries_load(struct sq_store *s, sqlite3_stmt *q, struct store_queue_
 	}
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = rcpts_load(db, &v[i]);
-	sdb_rollback(db);
+	sdb_read_end(db);
 	if (r < 0) {
 		store_queue_list_free(&v, n);
 		return sq_fail(s, error_r, "queue list");
@@ -84,7 +84,7 @@ static int entries_load(struct sq_store *s, sqlite3_stmt *q, struct store_queue_
 int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	if (sdb_exec(&s->db, "BEGIN") < 0)
+	if (sdb_read_begin(&s->db) < 0)
 		return sq_fail(s, error_r, "queue list");
 	sqlite3_stmt *q = sdb_q(&s->db,
 				"SELECT " Q_COLS " FROM queue q WHERE EXISTS (SELECT 1 FROM queue_rcpts r"
@@ -97,7 +97,7 @@ int sq_queue_due(struct store *st, time_t now, size_t limit, struct store_queue_
 		 const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	if (sdb_exec(&s->db, "BEGIN") < 0)
+	if (sdb_read_begin(&s->db) < 0)
 		return sq_fail(s, error_r, "queue list");
 	sqlite3_stmt *q = sdb_q(&s->db,
 				"SELECT " Q_COLS " FROM queue q WHERE q.id IN (SELECT queue_id FROM queue_rcpts"
@@ -125,7 +125,7 @@ int sq_queue_get(struct store *st, int64_t queue_id, struct store_queue_entry *e
 {
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
-	if (sdb_exec(db, "BEGIN") < 0)
+	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "queue");
 	sqlite3_stmt *q = sdb_q(db, "SELECT " Q_COLS " FROM queue q WHERE q.id = ?", "i", queue_id);
 	int r = q ? sdb_step(db, q) : -1;
@@ -134,7 +134,7 @@ int sq_queue_get(struct store *st, int64_t queue_id, struct store_queue_entry *e
 		sqlite3_reset(q);
 		r = rcpts_load(db, e) < 0 ? -1 : 1;
 	}
-	sdb_rollback(db);
+	sdb_read_end(db);
 	if (r < 0) {
 		store_queue_entry_clear(e);
 		return sq_fail(s, error_r, "queue");

@@ -1475,6 +1475,33 @@ TEST(concurrent)
 	CHECK_INT(mb.messages, 2);
 	store_mailbox_clear(&mb);
 
+	/* An open iterator must not get in the way: another connection
+	 * commits, then this store writes and reads, and the iteration goes
+	 * on from its own snapshot. */
+	int64_t dbox = mailbox_id(st, dave, "INBOX");
+	struct store_msg_iter *it = store_msg_iter_new(st, dbox, 1, UINT32_MAX, STORE_FIELD_SUMMARY);
+	struct store_msg im;
+	CHECK_INT(store_msg_iter_next(it, &im), 1);
+	CHECK_INT(deliver1(cli, dave, 0, NULL, m.data, 0), 3);
+	uint32_t first = 1;
+	CHECK_INT(store_msg_set_flags(st, dbox, &first, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err), 1);
+	uint32_t *uids;
+	size_t nuids;
+	CHECK_INT(store_mailbox_uids(st, dbox, &uids, &nuids, &err), 0);
+	CHECK_INT(nuids, 3);
+	free(uids);
+	struct store_msg_iter *it2 = store_msg_iter_new(st, dbox, 1, UINT32_MAX, STORE_FIELD_BASIC);
+	struct store_msg im2;
+	int n2 = 0;
+	while (store_msg_iter_next(it2, &im2) == 1)
+		n2++;
+	CHECK_INT(store_msg_iter_free(&it2, &err), 0);
+	CHECK_INT(n2, 3);
+	CHECK_INT(store_msg_iter_next(it, &im), 1);
+	CHECK_STR(im.subject, "both");
+	CHECK_INT(store_msg_iter_next(it, &im), 0); /* its snapshot: 2 messages */
+	CHECK_INT(store_msg_iter_free(&it, &err), 0);
+
 	/* A read-only open sees the same data and refuses writes. */
 	struct store_options ro = {.data_dir = dir, .read_only = true};
 	struct store *rst = store_open(&ro, &err);
