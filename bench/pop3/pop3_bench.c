@@ -67,9 +67,10 @@ static unsigned rnd(void)
 	return (unsigned)(rng >> 33);
 }
 
-static const char *const words[] = {"the",	 "report", "meeting", "quarterly", "figures", "please", "review",
-				    "attached", "thanks",  "regards", "project",  "posthorn", "server",	 "delivery",
-				    "mailbox",	 "tomorrow", "budget", "invoice",	   "shipping", "schedule"};
+static const char *const words[] = {"the",	"report",   "meeting",	"quarterly", "figures",
+				    "please",	"review",   "attached", "thanks",    "regards",
+				    "project",	"posthorn", "server",	"delivery",  "mailbox",
+				    "tomorrow", "budget",   "invoice",	"shipping",  "schedule"};
 
 static void text_lines(struct buf *b, size_t bytes)
 {
@@ -178,8 +179,8 @@ static void write_maildir(struct filler *f, int i, const struct buf *msg)
 	}
 	char path[4096];
 	/* Sortable names: Dovecot lists new mail in name order. */
-	int r = snprintf(path, sizeof(path), "%s/cur/%010d.M%06dP1.bench,S=%zu,W=%zu:2,", f->maildir, 1700000000 + i, i, n,
-			 msg->len);
+	int r = snprintf(path, sizeof(path), "%s/cur/%010d.M%06dP1.bench,S=%zu,W=%zu:2,", f->maildir,
+			 1700000000 + i, i, n, msg->len);
 	if (r < 0 || (size_t)r >= sizeof(path))
 		die("maildir", "path too long");
 	FILE *fp = fopen(path, "w");
@@ -200,8 +201,11 @@ static void submit(struct filler *f)
 		f->bytes += s->msg.len;
 		write_maildir(f, i, &s->msg);
 		s->rc = (struct store_delivery_rcpt){.user_id = f->user};
-		s->d = (struct store_delivery){
-			.data = s->msg.data, .len = s->msg.len, .internaldate = 1700000000 + i, .rcpts = &s->rc, .rcpt_count = 1};
+		s->d = (struct store_delivery){.data = s->msg.data,
+					       .len = s->msg.len,
+					       .internaldate = 1700000000 + i,
+					       .rcpts = &s->rc,
+					       .rcpt_count = 1};
 		s->busy = true;
 		store_deliver_async(f->st, &s->d, delivered, f);
 	}
@@ -242,7 +246,8 @@ static int cmd_fill(int argc, char **argv)
 		submit(f);
 		event_base_loop(base, EVLOOP_ONCE);
 	}
-	printf("filled %d messages, %.1f MB, in %.1f s\n", f->total, (double)f->bytes / 1e6, (now_ms() - t0) / 1e3);
+	printf("filled %d messages, %.1f MB, in %.1f s\n", f->total, (double)f->bytes / 1e6,
+	       (now_ms() - t0) / 1e3);
 	store_user_clear(&u);
 	store_close(&st);
 	event_base_free(base);
@@ -255,8 +260,8 @@ struct client {
 	int fd;
 	char *buf;
 	size_t start, end, cap;
-	uint64_t bytes;   /* message bytes after unstuffing */
-	uint64_t digest;  /* sum of per-message FNV-1a hashes */
+	uint64_t bytes;	 /* message bytes after unstuffing */
+	uint64_t digest; /* sum of per-message FNV-1a hashes */
 };
 
 static void c_fill(struct client *c)
@@ -346,7 +351,8 @@ static size_t c_multi(struct client *c, bool hash)
 	return lines;
 }
 
-static struct client *c_connect(const char *host, int port, const char *user, const char *pass, double *login_ms)
+static struct client *c_connect(const char *host, int port, const char *user, const char *pass,
+				double *login_ms)
 {
 	struct client *c = xcalloc(1, sizeof(*c));
 	c->cap = 4 << 20;
@@ -465,8 +471,8 @@ static double median(double *v, int n)
 static int cmd_run(int argc, char **argv)
 {
 	uint32_t port, rounds = 3;
-	if ((argc != 7 && argc != 8) || str_to_u32(argv[4], &port) < 0 || (argc == 8 && str_to_u32(argv[7], &rounds) < 0) ||
-	    rounds == 0 || rounds > 50)
+	if ((argc != 7 && argc != 8) || str_to_u32(argv[4], &port) < 0 ||
+	    (argc == 8 && str_to_u32(argv[7], &rounds) < 0) || rounds == 0 || rounds > 50)
 		die("usage", "pop3_bench run NAME HOST PORT USER PASS [ROUNDS]");
 	const char *name = argv[2], *host = argv[3], *user = argv[5], *pass = argv[6];
 	struct figures *f = xcalloc(rounds, sizeof(*f));
@@ -495,13 +501,22 @@ static int cmd_run(int argc, char **argv)
 	double dl_best = best(v[0], n), dl_med = median(v[0], n), pl_best = best(v[1], n);
 	printf("%s: %u messages, %.1f MB, digest %016llx\n", name, f[0].count, (double)f[0].bytes / 1e6,
 	       (unsigned long long)f[0].digest);
-	printf("  download UIDL + RETR one by one   best %8.1f ms  median %8.1f ms  %8.0f msg/s %7.1f MB/s\n", dl_best,
-	       dl_med, f[0].count / (dl_best / 1e3), (double)f[0].bytes / 1e6 / (dl_best / 1e3));
-	printf("  download, 16 RETR pipelined       best %8.1f ms                    %8.0f msg/s %7.1f MB/s\n", pl_best,
-	       f[0].count / (pl_best / 1e3), (double)f[0].bytes / 1e6 / (pl_best / 1e3));
-	const char *names[] = {NULL, NULL, "QUIT after the download", "login (USER+PASS)", "STAT first reply",
-			       "LIST first line", "LIST complete", "UIDL first line", "UIDL complete"};
-	printf("  first session after start: login %.2f ms, STAT %.2f ms, LIST first line %.2f ms, UIDL first line %.2f ms\n",
+	printf("  download UIDL + RETR one by one   best %8.1f ms  median %8.1f ms  %8.0f msg/s %7.1f MB/s\n",
+	       dl_best, dl_med, f[0].count / (dl_best / 1e3), (double)f[0].bytes / 1e6 / (dl_best / 1e3));
+	printf(
+	    "  download, 16 RETR pipelined       best %8.1f ms                    %8.0f msg/s %7.1f MB/s\n",
+	    pl_best, f[0].count / (pl_best / 1e3), (double)f[0].bytes / 1e6 / (pl_best / 1e3));
+	const char *names[] = {NULL,
+			       NULL,
+			       "QUIT after the download",
+			       "login (USER+PASS)",
+			       "STAT first reply",
+			       "LIST first line",
+			       "LIST complete",
+			       "UIDL first line",
+			       "UIDL complete"};
+	printf("  first session after start: login %.2f ms, STAT %.2f ms, LIST first line %.2f ms, UIDL "
+	       "first line %.2f ms\n",
 	       cold.login, cold.stat_first, cold.list_first, cold.uidl_first);
 	printf("  first QUIT after a full download (sets \\Seen on every message): %.2f ms\n", quit0);
 	double b[9], m[9];
@@ -510,11 +525,13 @@ static int cmd_run(int argc, char **argv)
 		m[k] = median(v[k], n);
 		printf("  %-33s best %8.2f ms  median %8.2f ms\n", names[k], b[k], m[k]);
 	}
-	printf("RESULT %s count=%u bytes=%llu digest=%016llx download_ms=%.2f pipelined_ms=%.2f quit_ms=%.2f login_ms=%.2f "
-	       "stat_ms=%.2f list_first_ms=%.2f list_ms=%.2f uidl_first_ms=%.2f uidl_ms=%.2f first_quit_ms=%.2f "
-	       "cold_stat_ms=%.2f\n",
-	       name, f[0].count, (unsigned long long)f[0].bytes, (unsigned long long)f[0].digest, dl_best, pl_best, m[2],
-	       m[3], m[4], m[5], m[6], m[7], m[8], quit0, cold.stat_first);
+	printf(
+	    "RESULT %s count=%u bytes=%llu digest=%016llx download_ms=%.2f pipelined_ms=%.2f quit_ms=%.2f "
+	    "login_ms=%.2f "
+	    "stat_ms=%.2f list_first_ms=%.2f list_ms=%.2f uidl_first_ms=%.2f uidl_ms=%.2f first_quit_ms=%.2f "
+	    "cold_stat_ms=%.2f\n",
+	    name, f[0].count, (unsigned long long)f[0].bytes, (unsigned long long)f[0].digest, dl_best,
+	    pl_best, m[2], m[3], m[4], m[5], m[6], m[7], m[8], quit0, cold.stat_first);
 	free(f);
 	return 0;
 }

@@ -23,10 +23,12 @@
 #include "util/strnum.h"
 
 static const char *const cmd_names[POP3_CMD_COUNT] = {
-	[POP3_CMD_UNKNOWN] = "",    [POP3_CMD_USER] = "USER", [POP3_CMD_PASS] = "PASS", [POP3_CMD_AUTH] = "AUTH",
-	[POP3_CMD_CAPA] = "CAPA",   [POP3_CMD_STLS] = "STLS", [POP3_CMD_STAT] = "STAT", [POP3_CMD_LIST] = "LIST",
-	[POP3_CMD_RETR] = "RETR",   [POP3_CMD_DELE] = "DELE", [POP3_CMD_NOOP] = "NOOP", [POP3_CMD_RSET] = "RSET",
-	[POP3_CMD_QUIT] = "QUIT",   [POP3_CMD_TOP] = "TOP",   [POP3_CMD_UIDL] = "UIDL", [POP3_CMD_SASL_RESPONSE] = "",
+    [POP3_CMD_UNKNOWN] = "",	   [POP3_CMD_USER] = "USER", [POP3_CMD_PASS] = "PASS",
+    [POP3_CMD_AUTH] = "AUTH",	   [POP3_CMD_CAPA] = "CAPA", [POP3_CMD_STLS] = "STLS",
+    [POP3_CMD_STAT] = "STAT",	   [POP3_CMD_LIST] = "LIST", [POP3_CMD_RETR] = "RETR",
+    [POP3_CMD_DELE] = "DELE",	   [POP3_CMD_NOOP] = "NOOP", [POP3_CMD_RSET] = "RSET",
+    [POP3_CMD_QUIT] = "QUIT",	   [POP3_CMD_TOP] = "TOP",   [POP3_CMD_UIDL] = "UIDL",
+    [POP3_CMD_SASL_RESPONSE] = "",
 };
 
 const char *pop3_cmd_name(enum pop3_cmd cmd)
@@ -40,11 +42,11 @@ const char *pop3_cmd_name(enum pop3_cmd cmd)
 enum args { ARGS_NONE, ARGS_OPT_MSG, ARGS_MSG, ARGS_TOP, ARGS_USER, ARGS_PASS, ARGS_AUTH };
 
 static const enum args cmd_args[POP3_CMD_COUNT] = {
-	[POP3_CMD_USER] = ARGS_USER,    [POP3_CMD_PASS] = ARGS_PASS, [POP3_CMD_AUTH] = ARGS_AUTH,
-	[POP3_CMD_CAPA] = ARGS_NONE,    [POP3_CMD_STLS] = ARGS_NONE, [POP3_CMD_STAT] = ARGS_NONE,
-	[POP3_CMD_LIST] = ARGS_OPT_MSG, [POP3_CMD_RETR] = ARGS_MSG,  [POP3_CMD_DELE] = ARGS_MSG,
-	[POP3_CMD_NOOP] = ARGS_NONE,    [POP3_CMD_RSET] = ARGS_NONE, [POP3_CMD_QUIT] = ARGS_NONE,
-	[POP3_CMD_TOP] = ARGS_TOP,      [POP3_CMD_UIDL] = ARGS_OPT_MSG,
+    [POP3_CMD_USER] = ARGS_USER,    [POP3_CMD_PASS] = ARGS_PASS,    [POP3_CMD_AUTH] = ARGS_AUTH,
+    [POP3_CMD_CAPA] = ARGS_NONE,    [POP3_CMD_STLS] = ARGS_NONE,    [POP3_CMD_STAT] = ARGS_NONE,
+    [POP3_CMD_LIST] = ARGS_OPT_MSG, [POP3_CMD_RETR] = ARGS_MSG,	    [POP3_CMD_DELE] = ARGS_MSG,
+    [POP3_CMD_NOOP] = ARGS_NONE,    [POP3_CMD_RSET] = ARGS_NONE,    [POP3_CMD_QUIT] = ARGS_NONE,
+    [POP3_CMD_TOP] = ARGS_TOP,	    [POP3_CMD_UIDL] = ARGS_OPT_MSG,
 };
 
 static int fail(const char **error_r, const char *msg)
@@ -223,8 +225,8 @@ static void line_append(struct pop3_parser *p, const char *d, size_t n)
 	b->data[b->len] = '\0';
 }
 
-int pop3_parse(struct pop3_parser *p, const char *data, size_t len, size_t *consumed_r, struct pop3_command *cmd,
-	       const char **error_r)
+int pop3_parse(struct pop3_parser *p, const char *data, size_t len, size_t *consumed_r,
+	       struct pop3_command *cmd, const char **error_r)
 {
 	/* The previous line (maybe a password) is no longer needed. */
 	if (p->complete) {
@@ -262,7 +264,8 @@ int pop3_parse(struct pop3_parser *p, const char *data, size_t len, size_t *cons
 	}
 	*consumed_r = end + 1;
 	p->complete = true;
-	bool cr = chunk > 0 ? data[end - 1] == '\r' : (p->line.len > 0 && p->line.data[p->line.len - 1] == '\r');
+	bool cr =
+	    chunk > 0 ? data[end - 1] == '\r' : (p->line.len > 0 && p->line.data[p->line.len - 1] == '\r');
 	if (have - cr > max) {
 		line_wipe(p);
 		p->sasl_next = false;

@@ -73,24 +73,24 @@ const char *pop3_cmd_name(enum pop3_cmd cmd);
 
 struct pop3_command {
 	enum pop3_cmd cmd;
-	const char *verb;     /* the keyword as sent (UNKNOWN: for logs) */
+	const char *verb; /* the keyword as sent (UNKNOWN: for logs) */
 	size_t verb_len;
-	bool has_msg;         /* LIST, UIDL: a message number was given */
-	uint32_t msg;         /* LIST UIDL RETR DELE TOP */
-	uint32_t lines;       /* TOP */
-	const char *arg;      /* USER name, PASS password, AUTH mechanism, SASL line */
+	bool has_msg;	 /* LIST, UIDL: a message number was given */
+	uint32_t msg;	 /* LIST UIDL RETR DELE TOP */
+	uint32_t lines;	 /* TOP */
+	const char *arg; /* USER name, PASS password, AUTH mechanism, SASL line */
 	size_t arg_len;
-	const char *ir;       /* AUTH initial response, or NULL */
+	const char *ir; /* AUTH initial response, or NULL */
 	size_t ir_len;
 };
 
 struct pop3_parser {
 	/* Session-long. */
-	bool sasl_next;       /* the next line is a SASL response */
+	bool sasl_next; /* the next line is a SASL response */
 	/* Per line, cleared after each line. */
-	struct buf line;      /* the line so far, without its end */
-	bool complete;        /* line holds a finished line: wiped on the next call */
-	bool skipping;        /* discarding the rest of an over-long line */
+	struct buf line; /* the line so far, without its end */
+	bool complete;	 /* line holds a finished line: wiped on the next call */
+	bool skipping;	 /* discarding the rest of an over-long line */
 };
 
 void pop3_parser_init(struct pop3_parser *p);
@@ -110,8 +110,8 @@ void pop3_parser_expect_sasl(struct pop3_parser *p);
  * Call again with the data left after *consumed_r. A password in the line
  * stays in the parser until the next call or pop3_parser_deinit(), which
  * wipe it. */
-int pop3_parse(struct pop3_parser *p, const char *data, size_t len, size_t *consumed_r, struct pop3_command *cmd,
-	       const char **error_r);
+int pop3_parse(struct pop3_parser *p, const char *data, size_t len, size_t *consumed_r,
+	       struct pop3_command *cmd, const char **error_r);
 
 /* Parses one complete command line (no line end) without a parser: the
  * same syntax and results (1 or -1). Views point into line. */
@@ -120,15 +120,15 @@ int pop3_parse_line(const char *line, size_t len, struct pop3_command *cmd, cons
 /* ---- multi-line replies ----------------------------------------------- */
 
 struct pop3_encoder {
-	bool bol;             /* at the start of a line */
-	bool cr;              /* the last byte of the message was a CR */
-	size_t line_bytes;    /* bytes of the current line so far */
-	bool top;             /* TOP: a line limit applies */
-	bool in_body;         /* past the empty line after the header */
-	uint32_t lines_left;  /* TOP: body lines still to send */
-	bool done;            /* TOP: the limit is reached, the rest is skipped */
-	uint64_t in_total;    /* message bytes consumed */
-	uint64_t out_total;   /* bytes produced */
+	bool bol;	     /* at the start of a line */
+	bool cr;	     /* the last byte of the message was a CR */
+	size_t line_bytes;   /* bytes of the current line so far */
+	bool top;	     /* TOP: a line limit applies */
+	bool in_body;	     /* past the empty line after the header */
+	uint32_t lines_left; /* TOP: body lines still to send */
+	bool done;	     /* TOP: the limit is reached, the rest is skipped */
+	uint64_t in_total;   /* message bytes consumed */
+	uint64_t out_total;  /* bytes produced */
 };
 
 /* For RETR (top false) or TOP (top true, lines of the body). */

@@ -24,10 +24,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(x)                        \
-	do {                            \
-		if (!(x))               \
-			__builtin_trap(); \
+#define CHECK(x)                                                                                             \
+	do {                                                                                                 \
+		if (!(x))                                                                                    \
+			__builtin_trap();                                                                    \
 	} while (0)
 
 static bool inside(const struct pop3_parser *p, const char *v, size_t n)
@@ -64,8 +64,8 @@ static void run_parser(const char *in, size_t len, size_t piece, struct buf *out
 			CHECK(c.verb == NULL || inside(&p, c.verb, c.verb_len));
 			CHECK(c.arg == NULL || inside(&p, c.arg, c.arg_len));
 			CHECK(c.ir == NULL || (c.arg != NULL && inside(&p, c.ir, c.ir_len)));
-			CHECK(!c.has_msg || c.cmd == POP3_CMD_LIST || c.cmd == POP3_CMD_UIDL || c.cmd == POP3_CMD_RETR ||
-			      c.cmd == POP3_CMD_DELE || c.cmd == POP3_CMD_TOP);
+			CHECK(!c.has_msg || c.cmd == POP3_CMD_LIST || c.cmd == POP3_CMD_UIDL ||
+			      c.cmd == POP3_CMD_RETR || c.cmd == POP3_CMD_DELE || c.cmd == POP3_CMD_TOP);
 			CHECK(p.line.len <= POP3_SASL_LINE_MAX);
 			buf_printf(out, "%d:%u:%u:%zu:%zu|", (int)c.cmd, c.msg, c.lines, c.arg_len, c.ir_len);
 			if (c.arg != NULL)
@@ -118,7 +118,8 @@ static void reference_encode(const char *in, size_t len, bool top, uint32_t line
 	buf_puts(out, ".\r\n");
 }
 
-static void run_encoder(const char *in, size_t len, bool top, uint32_t lines, size_t chunk_size, struct buf *out)
+static void run_encoder(const char *in, size_t len, bool top, uint32_t lines, size_t chunk_size,
+			struct buf *out)
 {
 	struct pop3_encoder e;
 	pop3_encoder_init(&e, top, lines);

@@ -59,64 +59,64 @@ TEST(lines)
 	static const struct {
 		const char *in, *want;
 	} t[] = {
-		{"STAT", "STAT"},
-		{"stat", "STAT"},
-		{"StAt", "STAT"},
-		{"STAT ", "STAT"},
-		{"STAT 1", "ERR Unexpected argument"},
-		{"NOOP", "NOOP"},
-		{"RSET", "RSET"},
-		{"QUIT", "QUIT"},
-		{"CAPA", "CAPA"},
-		{"STLS", "STLS"},
-		{"LIST", "LIST"},
-		{"LIST 1", "LIST msg=1"},
-		{"LIST  7", "LIST msg=7"},
-		{"LIST 0", "LIST msg=0"},
-		{"LIST 007", "LIST msg=7"},
-		{"LIST 4294967295", "LIST msg=4294967295"},
-		{"LIST 4294967296", "ERR Invalid message number"},
-		{"LIST -1", "ERR Invalid message number"},
-		{"LIST +1", "ERR Invalid message number"},
-		{"LIST 1x", "ERR Invalid message number"},
-		{"LIST 1 2", "ERR Too many arguments"},
-		{"UIDL", "UIDL"},
-		{"UIDL 12", "UIDL msg=12"},
-		{"RETR 1", "RETR msg=1"},
-		{"RETR", "ERR Missing message number"},
-		{"RETR ", "ERR Missing message number"},
-		{"RETR a", "ERR Invalid message number"},
-		{"DELE 3", "DELE msg=3"},
-		{"DELE 3 4", "ERR Too many arguments"},
-		{"TOP 1 0", "TOP msg=1 lines=0"},
-		{"top 2 10", "TOP msg=2 lines=10"},
-		{"TOP 1", "ERR Missing number of lines"},
-		{"TOP", "ERR Missing message number"},
-		{"TOP 1 x", "ERR Invalid number of lines"},
-		{"TOP x 1", "ERR Invalid message number"},
-		{"TOP 1 2 3", "ERR Too many arguments"},
-		{"USER alice@example.test", "USER arg=[alice@example.test]"},
-		{"USER alice@example.test  ", "USER arg=[alice@example.test]"},
-		{"USER", "ERR Missing user name"},
-		{"USER ", "ERR Missing user name"},
-		{"user J\xc3\xb6rg@example.test", "USER arg=[J\xc3\xb6rg@example.test]"},
-		{"PASS secret", "PASS arg=[secret]"},
-		{"PASS  two spaces ", "PASS arg=[ two spaces ]"},
-		{"PASS", "ERR Missing password"},
-		{"PASS ", "ERR Missing password"},
-		{"AUTH", "AUTH"},
-		{"AUTH PLAIN", "AUTH arg=[PLAIN]"},
-		{"AUTH PLAIN AGFsaWNlAHNlY3JldA==", "AUTH arg=[PLAIN] ir=[AGFsaWNlAHNlY3JldA==]"},
-		{"AUTH PLAIN =", "AUTH arg=[PLAIN] ir=[=]"},
-		{"AUTH PLAIN a b", "ERR Too many arguments"},
-		{"APOP alice 0123456789abcdef", "? APOP"},
-		{"XTND XMIT", "? XTND"},
-		{"", "? "},
-		{" STAT", "? "},
-		{"STATS", "? STATS"},
-		{"STA", "? STA"},
-		{"GET / HTTP/1.1", "? GET"},
-		{"ST\rAT", "ERR Invalid characters in command"},
+	    {"STAT", "STAT"},
+	    {"stat", "STAT"},
+	    {"StAt", "STAT"},
+	    {"STAT ", "STAT"},
+	    {"STAT 1", "ERR Unexpected argument"},
+	    {"NOOP", "NOOP"},
+	    {"RSET", "RSET"},
+	    {"QUIT", "QUIT"},
+	    {"CAPA", "CAPA"},
+	    {"STLS", "STLS"},
+	    {"LIST", "LIST"},
+	    {"LIST 1", "LIST msg=1"},
+	    {"LIST  7", "LIST msg=7"},
+	    {"LIST 0", "LIST msg=0"},
+	    {"LIST 007", "LIST msg=7"},
+	    {"LIST 4294967295", "LIST msg=4294967295"},
+	    {"LIST 4294967296", "ERR Invalid message number"},
+	    {"LIST -1", "ERR Invalid message number"},
+	    {"LIST +1", "ERR Invalid message number"},
+	    {"LIST 1x", "ERR Invalid message number"},
+	    {"LIST 1 2", "ERR Too many arguments"},
+	    {"UIDL", "UIDL"},
+	    {"UIDL 12", "UIDL msg=12"},
+	    {"RETR 1", "RETR msg=1"},
+	    {"RETR", "ERR Missing message number"},
+	    {"RETR ", "ERR Missing message number"},
+	    {"RETR a", "ERR Invalid message number"},
+	    {"DELE 3", "DELE msg=3"},
+	    {"DELE 3 4", "ERR Too many arguments"},
+	    {"TOP 1 0", "TOP msg=1 lines=0"},
+	    {"top 2 10", "TOP msg=2 lines=10"},
+	    {"TOP 1", "ERR Missing number of lines"},
+	    {"TOP", "ERR Missing message number"},
+	    {"TOP 1 x", "ERR Invalid number of lines"},
+	    {"TOP x 1", "ERR Invalid message number"},
+	    {"TOP 1 2 3", "ERR Too many arguments"},
+	    {"USER alice@example.test", "USER arg=[alice@example.test]"},
+	    {"USER alice@example.test  ", "USER arg=[alice@example.test]"},
+	    {"USER", "ERR Missing user name"},
+	    {"USER ", "ERR Missing user name"},
+	    {"user J\xc3\xb6rg@example.test", "USER arg=[J\xc3\xb6rg@example.test]"},
+	    {"PASS secret", "PASS arg=[secret]"},
+	    {"PASS  two spaces ", "PASS arg=[ two spaces ]"},
+	    {"PASS", "ERR Missing password"},
+	    {"PASS ", "ERR Missing password"},
+	    {"AUTH", "AUTH"},
+	    {"AUTH PLAIN", "AUTH arg=[PLAIN]"},
+	    {"AUTH PLAIN AGFsaWNlAHNlY3JldA==", "AUTH arg=[PLAIN] ir=[AGFsaWNlAHNlY3JldA==]"},
+	    {"AUTH PLAIN =", "AUTH arg=[PLAIN] ir=[=]"},
+	    {"AUTH PLAIN a b", "ERR Too many arguments"},
+	    {"APOP alice 0123456789abcdef", "? APOP"},
+	    {"XTND XMIT", "? XTND"},
+	    {"", "? "},
+	    {" STAT", "? "},
+	    {"STATS", "? STATS"},
+	    {"STA", "? STA"},
+	    {"GET / HTTP/1.1", "? GET"},
+	    {"ST\rAT", "ERR Invalid characters in command"},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(t); i++) {
 		const char *got = parse_one(t[i].in);
@@ -169,14 +169,16 @@ static void feed(struct buf *out, const char *data, size_t len, const size_t *cu
 static const struct {
 	const char *in, *want;
 } streams[] = {
-	{"USER alice\r\nPASS secret word\r\nSTAT\r\nQUIT\r\n", "USER arg=[alice]|PASS arg=[secret word]|STAT|QUIT|"},
-	{"LIST\nRETR 1\n", "LIST|RETR msg=1|"},
-	{"RETR 1\r\r\n", "ERR Invalid characters in command|"},
-	{"NOOP\r\n\r\nNOOP", "NOOP|? |"},
-	{"AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nSTAT\r\n", "AUTH arg=[PLAIN]|SASL arg=[AGFsaWNlAHNlY3JldA==]|STAT|"},
-	{"AUTH LOGIN\r\n*\r\nLIST 2\r\n", "AUTH arg=[LOGIN]|SASL arg=[*]|LIST msg=2|"},
-	{"AUTH SCRAM-SHA-256\r\n\r\nQUIT\r\n", "AUTH arg=[SCRAM-SHA-256]|SASL arg=[]|QUIT|"},
-	{"TOP 1 0\r\nUIDL\r\nDELE 2\r\nRSET\r\n", "TOP msg=1 lines=0|UIDL|DELE msg=2|RSET|"},
+    {"USER alice\r\nPASS secret word\r\nSTAT\r\nQUIT\r\n",
+     "USER arg=[alice]|PASS arg=[secret word]|STAT|QUIT|"},
+    {"LIST\nRETR 1\n", "LIST|RETR msg=1|"},
+    {"RETR 1\r\r\n", "ERR Invalid characters in command|"},
+    {"NOOP\r\n\r\nNOOP", "NOOP|? |"},
+    {"AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nSTAT\r\n",
+     "AUTH arg=[PLAIN]|SASL arg=[AGFsaWNlAHNlY3JldA==]|STAT|"},
+    {"AUTH LOGIN\r\n*\r\nLIST 2\r\n", "AUTH arg=[LOGIN]|SASL arg=[*]|LIST msg=2|"},
+    {"AUTH SCRAM-SHA-256\r\n\r\nQUIT\r\n", "AUTH arg=[SCRAM-SHA-256]|SASL arg=[]|QUIT|"},
+    {"TOP 1 0\r\nUIDL\r\nDELE 2\r\nRSET\r\n", "TOP msg=1 lines=0|UIDL|DELE msg=2|RSET|"},
 };
 
 /* Every stream cut at every single point, at every pair of points, and
@@ -226,9 +228,9 @@ TEST(limits)
 		const char *eol;
 		bool ok;
 	} t[] = {
-		{POP3_COMMAND_MAX, "\r\n", true},  {POP3_COMMAND_MAX, "\n", true},
-		{POP3_COMMAND_MAX + 1, "\r\n", false}, {POP3_COMMAND_MAX + 1, "\n", false},
-		{POP3_COMMAND_MAX + 2, "\r\n", false}, {POP3_COMMAND_MAX * 20, "\r\n", false},
+	    {POP3_COMMAND_MAX, "\r\n", true},	   {POP3_COMMAND_MAX, "\n", true},
+	    {POP3_COMMAND_MAX + 1, "\r\n", false}, {POP3_COMMAND_MAX + 1, "\n", false},
+	    {POP3_COMMAND_MAX + 2, "\r\n", false}, {POP3_COMMAND_MAX * 20, "\r\n", false},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(t); i++) {
 		buf_reset(&in);
@@ -335,7 +337,8 @@ static void encode(struct buf *out, const char *msg, size_t len, bool top, uint3
 		}
 		free(piece);
 	}
-	size_t n = pop3_encode_end(&e, chunk, out_size > POP3_ENCODE_END_MAX ? out_size : POP3_ENCODE_END_MAX);
+	size_t n =
+	    pop3_encode_end(&e, chunk, out_size > POP3_ENCODE_END_MAX ? out_size : POP3_ENCODE_END_MAX);
 	buf_append(out, chunk, n);
 	CHECK(e.out_total == out->len);
 	free(chunk);
@@ -349,31 +352,33 @@ TEST(encoder)
 		uint32_t lines;
 		const char *want;
 	} t[] = {
-		{"", false, 0, ".\r\n"},
-		{"a\r\n", false, 0, "a\r\n.\r\n"},
-		{"a", false, 0, "a\r\n.\r\n"},
-		{"a\n", false, 0, "a\r\n.\r\n"},
-		{"a\nb\r\nc", false, 0, "a\r\nb\r\nc\r\n.\r\n"},
-		{".\r\n", false, 0, "..\r\n.\r\n"},
-		{"a\r\n.\r\n..b\r\n", false, 0, "a\r\n..\r\n...b\r\n.\r\n"},
-		{"a\n.\n", false, 0, "a\r\n..\r\n.\r\n"},
-		{"a.b\r\n x.\r\n", false, 0, "a.b\r\n x.\r\n.\r\n"},
-		{"a\r.\r\n", false, 0, "a\r.\r\n.\r\n"}, /* a bare CR is no line end */
-		{"a\r", false, 0, "a\r\r\n.\r\n"},
-		{"a\r\r\n", false, 0, "a\r\r\n.\r\n"},
-		{"\r\n\r\n", false, 0, "\r\n\r\n.\r\n"},
-		{"\n\n", false, 0, "\r\n\r\n.\r\n"},
-		{"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 0, "H: 1\r\nH: 2\r\n\r\n.\r\n"},
-		{"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 1, "H: 1\r\nH: 2\r\n\r\nb1\r\n.\r\n"},
-		{"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 2, "H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\n.\r\n"},
-		{"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 3, "H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n.\r\n"},
-		{"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 99, "H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n.\r\n"},
-		{"H: 1\r\n\r\nb1\r\nb2", true, 5, "H: 1\r\n\r\nb1\r\nb2\r\n.\r\n"},
-		{"H: 1\n\n.b1\nb2\n", true, 1, "H: 1\r\n\r\n..b1\r\n.\r\n"},
-		{"H: 1\r\n\r\n\r\n\r\nx\r\n", true, 2, "H: 1\r\n\r\n\r\n\r\n.\r\n"},
-		{"H: only a header\r\n", true, 0, "H: only a header\r\n.\r\n"},
-		{"H: 1\r\n.\r\n\r\nb\r\n", true, 0, "H: 1\r\n..\r\n\r\n.\r\n"},
-		{"H: 1\r\n\r.\r\n\r\nb\r\n", true, 0, "H: 1\r\n\r.\r\n\r\n.\r\n"},
+	    {"", false, 0, ".\r\n"},
+	    {"a\r\n", false, 0, "a\r\n.\r\n"},
+	    {"a", false, 0, "a\r\n.\r\n"},
+	    {"a\n", false, 0, "a\r\n.\r\n"},
+	    {"a\nb\r\nc", false, 0, "a\r\nb\r\nc\r\n.\r\n"},
+	    {".\r\n", false, 0, "..\r\n.\r\n"},
+	    {"a\r\n.\r\n..b\r\n", false, 0, "a\r\n..\r\n...b\r\n.\r\n"},
+	    {"a\n.\n", false, 0, "a\r\n..\r\n.\r\n"},
+	    {"a.b\r\n x.\r\n", false, 0, "a.b\r\n x.\r\n.\r\n"},
+	    {"a\r.\r\n", false, 0, "a\r.\r\n.\r\n"}, /* a bare CR is no line end */
+	    {"a\r", false, 0, "a\r\r\n.\r\n"},
+	    {"a\r\r\n", false, 0, "a\r\r\n.\r\n"},
+	    {"\r\n\r\n", false, 0, "\r\n\r\n.\r\n"},
+	    {"\n\n", false, 0, "\r\n\r\n.\r\n"},
+	    {"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 0, "H: 1\r\nH: 2\r\n\r\n.\r\n"},
+	    {"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 1, "H: 1\r\nH: 2\r\n\r\nb1\r\n.\r\n"},
+	    {"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 2, "H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\n.\r\n"},
+	    {"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 3,
+	     "H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n.\r\n"},
+	    {"H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n", true, 99,
+	     "H: 1\r\nH: 2\r\n\r\nb1\r\nb2\r\nb3\r\n.\r\n"},
+	    {"H: 1\r\n\r\nb1\r\nb2", true, 5, "H: 1\r\n\r\nb1\r\nb2\r\n.\r\n"},
+	    {"H: 1\n\n.b1\nb2\n", true, 1, "H: 1\r\n\r\n..b1\r\n.\r\n"},
+	    {"H: 1\r\n\r\n\r\n\r\nx\r\n", true, 2, "H: 1\r\n\r\n\r\n\r\n.\r\n"},
+	    {"H: only a header\r\n", true, 0, "H: only a header\r\n.\r\n"},
+	    {"H: 1\r\n.\r\n\r\nb\r\n", true, 0, "H: 1\r\n..\r\n\r\n.\r\n"},
+	    {"H: 1\r\n\r.\r\n\r\nb\r\n", true, 0, "H: 1\r\n\r.\r\n\r\n.\r\n"},
 	};
 	struct buf got;
 	buf_init(&got, 1 << 20);
@@ -402,7 +407,8 @@ TEST(encoder_large)
 	buf_init(&msg, 1 << 24);
 	buf_init(&got, 1 << 25);
 	for (int k = 0; k < 20000; k++)
-		buf_printf(&msg, "%sline %d of a long message with some text in it\r\n", k % 97 == 0 ? "." : "", k);
+		buf_printf(&msg, "%sline %d of a long message with some text in it\r\n",
+			   k % 97 == 0 ? "." : "", k);
 	encode(&got, msg.data, msg.len, false, 0, msg.len / 3, 65536);
 	size_t dots = (20000 + 96) / 97;
 	CHECK_INT(got.len, msg.len + dots + 3);

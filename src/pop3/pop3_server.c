@@ -51,23 +51,24 @@
 
 enum pop3_state {
 	POP3_STATE_AUTHORIZATION, /* RFC 1939 AUTHORIZATION */
-	POP3_STATE_SASL,          /* in an AUTH exchange: the next line is a SASL response */
-	POP3_STATE_WAIT,          /* a password check is running */
-	POP3_STATE_TRANSACTION,   /* RFC 1939 TRANSACTION */
-	POP3_STATE_SENDING,       /* streaming a multi-line reply */
-	POP3_STATE_UPDATE,        /* RFC 1939 UPDATE: applying DELE marks */
+	POP3_STATE_SASL,	  /* in an AUTH exchange: the next line is a SASL response */
+	POP3_STATE_WAIT,	  /* a password check is running */
+	POP3_STATE_TRANSACTION,	  /* RFC 1939 TRANSACTION */
+	POP3_STATE_SENDING,	  /* streaming a multi-line reply */
+	POP3_STATE_UPDATE,	  /* RFC 1939 UPDATE: applying DELE marks */
 	POP3_STATE_QUIT,
 };
 
-static const char *const state_names[] = {"authorization", "sasl", "wait", "transaction", "sending", "update", "quit"};
+static const char *const state_names[] = {"authorization", "sasl",   "wait", "transaction",
+					  "sending",	   "update", "quit"};
 
 struct pop3_msg {
-	int64_t id;       /* store_msg.id */
-	uint64_t size;    /* stored octets */
+	int64_t id;    /* store_msg.id */
+	uint64_t size; /* stored octets */
 	uint32_t uid;
-	bool deleted;     /* DELE: expunged at QUIT */
-	bool retrieved;   /* RETR: \Seen at QUIT */
-	bool seen;        /* had \Seen at login */
+	bool deleted;	/* DELE: expunged at QUIT */
+	bool retrieved; /* RETR: \Seen at QUIT */
+	bool seen;	/* had \Seen at login */
 };
 
 enum pop3_send_kind { SEND_NONE, SEND_LIST, SEND_UIDL, SEND_MESSAGE };
@@ -75,8 +76,8 @@ enum pop3_send_kind { SEND_NONE, SEND_LIST, SEND_UIDL, SEND_MESSAGE };
 /* A multi-line reply being streamed; cleared when it is done. */
 struct pop3_send {
 	enum pop3_send_kind kind;
-	uint32_t next;            /* LIST, UIDL: next message index */
-	char *data;               /* RETR, TOP: the stored message */
+	uint32_t next; /* LIST, UIDL: next message index */
+	char *data;    /* RETR, TOP: the stored message */
 	size_t len, off;
 	struct pop3_encoder enc;
 };
@@ -87,21 +88,21 @@ struct pop3_session {
 	enum pop3_state state;
 	struct pop3_parser parser;
 	unsigned errors;
-	bool shutdown;            /* close once the current reply is done */
+	bool shutdown; /* close once the current reply is done */
 	/* Authorization. */
-	char *user_name;          /* from USER, until PASS */
+	char *user_name; /* from USER, until PASS */
 	struct sasl *sasl;
 	struct auth_login_req *login;
 	char *scram_user;
 	/* Transaction (the maildrop, fixed at login). */
 	int64_t user_id;
 	char *user_address;
-	bool locked;              /* holds the maildrop lock of user_id */
+	bool locked; /* holds the maildrop lock of user_id */
 	int64_t mailbox_id;
 	uint32_t uidvalidity;
 	struct pop3_msg *msgs;
 	uint32_t count;
-	uint32_t live_count;      /* not marked deleted */
+	uint32_t live_count; /* not marked deleted */
 	uint64_t live_size;
 	struct pop3_send send;
 };
@@ -226,7 +227,8 @@ static int maildrop_open(struct pop3_session *s)
 	struct store_mailbox mb = {0};
 	int r = store_mailbox_get(st, s->user_id, "INBOX", &mb, &error);
 	if (r <= 0) {
-		log_session(s->c->id, "pop3 cannot open INBOX of %s: %s", s->user_address, r < 0 ? error : "missing");
+		log_session(s->c->id, "pop3 cannot open INBOX of %s: %s", s->user_address,
+			    r < 0 ? error : "missing");
 		pop3_reply(s, "-ERR [SYS/TEMP] Cannot open the mailbox, try again later.");
 		return -1;
 	}
@@ -303,7 +305,8 @@ static void login_cb(enum auth_login_result result, const char *user, void *ctx)
 		log_session(s->c->id, "pop3 login user=%s messages=%u bytes=%llu", u.address, s->count,
 			    (unsigned long long)s->live_size);
 		pop3_enter_state(s, POP3_STATE_TRANSACTION);
-		pop3_reply(s, "+OK Logged in, %u messages (%llu octets).", s->count, (unsigned long long)s->live_size);
+		pop3_reply(s, "+OK Logged in, %u messages (%llu octets).", s->count,
+			   (unsigned long long)s->live_size);
 		break;
 	case AUTH_LOGIN_FAILED:
 		log_session(s->c->id, "pop3 auth user=%s result=failed", name);
@@ -345,11 +348,12 @@ static void sasl_step(struct pop3_session *s, enum sasl_status st, const char *c
 		case SASL_STATUS_NEED_SCRAM_SECRETS: {
 			char *secrets = NULL, *canonical = NULL;
 			const char *lookup_error;
-			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets, &canonical,
-						    &lookup_error) < 0) {
+			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets,
+						    &canonical, &lookup_error) < 0) {
 				auth_done(s);
 				pop3_enter_state(s, POP3_STATE_AUTHORIZATION);
-				pop3_reply(s, "-ERR [SYS/TEMP] Temporary authentication failure, try again later.");
+				pop3_reply(
+				    s, "-ERR [SYS/TEMP] Temporary authentication failure, try again later.");
 				return;
 			}
 			free(s->scram_user);
@@ -365,10 +369,12 @@ static void sasl_step(struct pop3_session *s, enum sasl_status st, const char *c
 			conn_suspend(s->c);
 			if (st == SASL_STATUS_CHECK_PASSWORD)
 				s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer,
-							       sasl_username(s->sasl), sasl_password(s->sasl), login_cb, s);
+							       sasl_username(s->sasl), sasl_password(s->sasl),
+							       login_cb, s);
 			else
-				s->login = auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
-							     st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
+				s->login =
+				    auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
+						      st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
 			return;
 		case SASL_STATUS_MALFORMED:
 			pop3_reply(s, "-ERR %s.", error ? error : "Malformed authentication data");
@@ -390,7 +396,8 @@ static bool need_auth_allowed(struct pop3_session *s)
 {
 	if (auth_allowed(s))
 		return true;
-	pop3_reply(s, "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections; use STLS first.");
+	pop3_reply(
+	    s, "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections; use STLS first.");
 	pop3_count_error(s);
 	return false;
 }
@@ -424,7 +431,8 @@ static void cmd_pass(struct pop3_session *s, const struct pop3_command *cmd)
 	char *password = xstrndup(cmd->arg, cmd->arg_len);
 	pop3_enter_state(s, POP3_STATE_WAIT);
 	conn_suspend(s->c);
-	s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer, s->user_name, password, login_cb, s);
+	s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer, s->user_name, password,
+				       login_cb, s);
 	explicit_bzero(password, cmd->arg_len);
 	free(password);
 }
@@ -441,8 +449,8 @@ static void cmd_auth(struct pop3_session *s, const struct pop3_command *cmd)
 	if (!need_auth_allowed(s))
 		return;
 	char name[32];
-	snprintf(name, sizeof(name), "%.*s", (int)(cmd->arg_len < sizeof(name) ? cmd->arg_len : sizeof(name) - 1),
-		 cmd->arg);
+	snprintf(name, sizeof(name), "%.*s",
+		 (int)(cmd->arg_len < sizeof(name) ? cmd->arg_len : sizeof(name) - 1), cmd->arg);
 	enum sasl_mech mech;
 	if (cmd->arg_len >= sizeof(name) || sasl_mech_parse(name, &mech) < 0) {
 		pop3_reply(s, "-ERR Unsupported authentication mechanism.");
@@ -499,7 +507,8 @@ static void cmd_capa(struct pop3_session *s, const struct pop3_command *cmd)
 	bool authz = s->state == POP3_STATE_AUTHORIZATION;
 	char text[512];
 	snprintf(text, sizeof(text),
-		 "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n%s%s%s%s"
+		 "+OK Capability list "
+		 "follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n%s%s%s%s"
 		 "IMPLEMENTATION Posthorn\r\n.\r\n",
 		 authz && auth_allowed(s) ? "USER\r\nSASL " : "", authz && auth_allowed(s) ? sasl_mechs : "",
 		 authz && auth_allowed(s) ? "\r\n" : "",
@@ -559,8 +568,10 @@ static bool send_fill(struct pop3_session *s)
 		const struct pop3_msg *m = &s->msgs[sd->next++];
 		if (m->deleted)
 			continue;
-		int n = sd->kind == SEND_LIST ? snprintf(chunk_buf + o, 64, "%u %llu\r\n", sd->next, (unsigned long long)m->size)
-					      : snprintf(chunk_buf + o, 64, "%u %u.%u\r\n", sd->next, s->uidvalidity, m->uid);
+		int n =
+		    sd->kind == SEND_LIST
+			? snprintf(chunk_buf + o, 64, "%u %llu\r\n", sd->next, (unsigned long long)m->size)
+			: snprintf(chunk_buf + o, 64, "%u %u.%u\r\n", sd->next, s->uidvalidity, m->uid);
 		o += (size_t)n;
 	}
 	bool done = sd->next >= s->count;
@@ -710,15 +721,16 @@ static void cmd_quit_update(struct pop3_session *s, const struct pop3_command *c
 	}
 	const char *error;
 	struct store *st = s->srv->store;
-	if (nseen > 0 && store_msg_set_flags(st, s->mailbox_id, seen, nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0,
-					     NULL, NULL, &error) < 0)
+	if (nseen > 0 && store_msg_set_flags(st, s->mailbox_id, seen, nseen, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
+					     NULL, 0, NULL, NULL, &error) < 0)
 		log_session(s->c->id, "pop3 cannot set \\Seen: %s", error);
 	int expunged = ndele > 0 ? store_msg_expunge(st, s->mailbox_id, dele, ndele, &error) : 0;
 	if (expunged < 0) {
 		log_session(s->c->id, "pop3 quit user=%s expunge failed: %s", s->user_address, error);
 		pop3_reply(s, "-ERR [SYS/TEMP] Deleted messages were not removed, try again.");
 	} else {
-		log_session(s->c->id, "pop3 quit user=%s deleted=%d newly-seen=%zu", s->user_address, expunged, nseen);
+		log_session(s->c->id, "pop3 quit user=%s deleted=%d newly-seen=%zu", s->user_address,
+			    expunged, nseen);
 		pop3_reply(s, expunged > 0 ? "+OK Logging out, messages deleted." : "+OK Logging out.");
 	}
 	free(seen);
@@ -739,14 +751,21 @@ struct pop3_cmd_entry {
 
 /* QUIT appears twice: its meaning depends on the state. */
 static const struct pop3_cmd_entry commands[] = {
-	{POP3_CMD_CAPA, IN_AUTHZ | IN_TRANS, cmd_capa}, {POP3_CMD_USER, IN_AUTHZ, cmd_user},
-	{POP3_CMD_PASS, IN_AUTHZ, cmd_pass},            {POP3_CMD_AUTH, IN_AUTHZ, cmd_auth},
-	{POP3_CMD_STLS, IN_AUTHZ, cmd_stls},            {POP3_CMD_QUIT, IN_AUTHZ, cmd_quit_authz},
-	{POP3_CMD_STAT, IN_TRANS, cmd_stat},            {POP3_CMD_LIST, IN_TRANS, cmd_list},
-	{POP3_CMD_UIDL, IN_TRANS, cmd_uidl},            {POP3_CMD_RETR, IN_TRANS, cmd_retr},
-	{POP3_CMD_TOP, IN_TRANS, cmd_top},              {POP3_CMD_DELE, IN_TRANS, cmd_dele},
-	{POP3_CMD_NOOP, IN_TRANS, cmd_noop},            {POP3_CMD_RSET, IN_TRANS, cmd_rset},
-	{POP3_CMD_QUIT, IN_TRANS, cmd_quit_update},
+    {POP3_CMD_CAPA, IN_AUTHZ | IN_TRANS, cmd_capa},
+    {POP3_CMD_USER, IN_AUTHZ, cmd_user},
+    {POP3_CMD_PASS, IN_AUTHZ, cmd_pass},
+    {POP3_CMD_AUTH, IN_AUTHZ, cmd_auth},
+    {POP3_CMD_STLS, IN_AUTHZ, cmd_stls},
+    {POP3_CMD_QUIT, IN_AUTHZ, cmd_quit_authz},
+    {POP3_CMD_STAT, IN_TRANS, cmd_stat},
+    {POP3_CMD_LIST, IN_TRANS, cmd_list},
+    {POP3_CMD_UIDL, IN_TRANS, cmd_uidl},
+    {POP3_CMD_RETR, IN_TRANS, cmd_retr},
+    {POP3_CMD_TOP, IN_TRANS, cmd_top},
+    {POP3_CMD_DELE, IN_TRANS, cmd_dele},
+    {POP3_CMD_NOOP, IN_TRANS, cmd_noop},
+    {POP3_CMD_RSET, IN_TRANS, cmd_rset},
+    {POP3_CMD_QUIT, IN_TRANS, cmd_quit_update},
 };
 
 static void dispatch(struct pop3_session *s, const struct pop3_command *cmd)
@@ -758,18 +777,21 @@ static void dispatch(struct pop3_session *s, const struct pop3_command *cmd)
 	if (cmd->cmd == POP3_CMD_PASS || cmd->cmd == POP3_CMD_AUTH)
 		log_session_debug(s->c->id, "pop3 command %s ****", pop3_cmd_name(cmd->cmd));
 	else if (cmd->cmd == POP3_CMD_UNKNOWN)
-		log_session_debug(s->c->id, "pop3 command %.*s (unknown)", (int)(cmd->verb_len > 16 ? 16 : cmd->verb_len),
-				  cmd->verb);
+		log_session_debug(s->c->id, "pop3 command %.*s (unknown)",
+				  (int)(cmd->verb_len > 16 ? 16 : cmd->verb_len), cmd->verb);
 	else if (cmd->cmd == POP3_CMD_USER)
 		log_session_debug(s->c->id, "pop3 command USER %.*s", (int)cmd->arg_len, cmd->arg);
 	else
-		log_session_debug(s->c->id, "pop3 command %s %u %u", pop3_cmd_name(cmd->cmd), cmd->msg, cmd->lines);
+		log_session_debug(s->c->id, "pop3 command %s %u %u", pop3_cmd_name(cmd->cmd), cmd->msg,
+				  cmd->lines);
 	if (cmd->cmd == POP3_CMD_UNKNOWN) {
 		/* A web browser or proxy on the mail port: not a mail client. */
 		static const char *const http[] = {"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS"};
 		for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++) {
-			if (cmd->verb_len == strlen(http[i]) && strncasecmp(cmd->verb, http[i], cmd->verb_len) == 0) {
-				log_session(s->c->id, "pop3 %s command from a non-POP3 client, closing", http[i]);
+			if (cmd->verb_len == strlen(http[i]) &&
+			    strncasecmp(cmd->verb, http[i], cmd->verb_len) == 0) {
+				log_session(s->c->id, "pop3 %s command from a non-POP3 client, closing",
+					    http[i]);
 				pop3_close(s);
 				return;
 			}
@@ -800,8 +822,8 @@ static void dispatch(struct pop3_session *s, const struct pop3_command *cmd)
 static void pop3_read(struct conn *c, void *session)
 {
 	struct pop3_session *s = session;
-	while (!conn_closing(c) && (s->state == POP3_STATE_AUTHORIZATION || s->state == POP3_STATE_TRANSACTION ||
-				    s->state == POP3_STATE_SASL)) {
+	while (!conn_closing(c) && (s->state == POP3_STATE_AUTHORIZATION ||
+				    s->state == POP3_STATE_TRANSACTION || s->state == POP3_STATE_SASL)) {
 		/* A client that pipelines faster than it reads: wait for drained. */
 		if (conn_output_pending(c) >= OUT_HIGH)
 			return;
@@ -911,12 +933,12 @@ static void pop3_free(struct conn *c, void *session)
 }
 
 const struct conn_handler pop3_handler = {
-	.name = "pop3",
-	.open = pop3_open,
-	.read = pop3_read,
-	.drained = pop3_drained,
-	.timeout = pop3_timeout,
-	.shutdown = pop3_shutdown,
-	.free = pop3_free,
-	.busy_reply = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n",
+    .name = "pop3",
+    .open = pop3_open,
+    .read = pop3_read,
+    .drained = pop3_drained,
+    .timeout = pop3_timeout,
+    .shutdown = pop3_shutdown,
+    .free = pop3_free,
+    .busy_reply = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n",
 };
