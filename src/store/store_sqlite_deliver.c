@@ -174,7 +174,7 @@ static int store_content(struct sdb *db, const struct sq_prep *p, const char *pr
 	if (sdb_do(db,
 		   "INSERT INTO contents(refs, size, envelope, body, bodystructure, subject, from_disp, from_addr,"
 		   " to_disp, to_addr, cc, message_id, in_reply_to, refs_hdr, snippet, has_attachments)"
-		   " VALUES(0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		   " VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		   "isssssssssssssi", (int64_t)(plen + len), p->envelope, p->body, p->bodystructure,
 		   sm ? sm->subject : NULL, sm ? sm->from : NULL, sm ? sm->from_addr : NULL, sm ? sm->to : NULL,
 		   sm ? sm->to_addr : NULL, sm ? sm->cc : NULL, sm ? sm->message_id : NULL,
@@ -208,40 +208,54 @@ static int store_content(struct sdb *db, const struct sq_prep *p, const char *pr
 	return 0;
 }
 
-/* Checks one recipient: 1 deliverable (*box filled), 0 refused (rcpt
- * error set), -1 storage error. */
-static int rcpt_check(struct sdb *db, struct store_delivery_rcpt *rc, uint64_t size, int64_t *user_r, int64_t *box_r)
+/* Where one recipient's copy goes, read in one statement. */
+struct rcpt_box {
+	int64_t id, user, uid, modseq;
+	uint32_t uidvalidity;
+	char *keywords;
+};
+
+#define RCPT_BOX_COLS                                                                           \
+	"SELECT m.id, m.user_id, m.uidnext, m.highestmodseq, m.uidvalidity, m.keywords, u.quota_bytes," \
+	" u.used_bytes FROM mailboxes m JOIN users u ON u.id = m.user_id"
+
+/* Checks one recipient: 1 deliverable (*b filled), 0 refused (rcpt error
+ * set), -1 storage error. */
+static int rcpt_check(struct sdb *db, struct store_delivery_rcpt *rc, uint64_t size, struct rcpt_box *b)
 {
-	int64_t box = rc->mailbox_id, user = rc->user_id, owner;
-	int r;
-	if (box == 0) {
-		r = user > 0 ? sdb_i64(db, &box, "SELECT id FROM mailboxes WHERE user_id = ? AND name = 'INBOX'", "i", user)
-			     : 0;
-		if (r <= 0) {
-			rc->error = "no such user";
-			return r;
-		}
+	sqlite3_stmt *q;
+	if (rc->mailbox_id > 0)
+		q = sdb_q(db, RCPT_BOX_COLS " WHERE m.id = ?", "i", rc->mailbox_id);
+	else if (rc->user_id > 0)
+		q = sdb_q(db, RCPT_BOX_COLS " WHERE m.user_id = ? AND m.name = 'INBOX'", "i", rc->user_id);
+	else
+		q = NULL;
+	int r = q ? sdb_step(db, q) : 0;
+	if (r < 0)
+		return -1;
+	if (r == 0 || (rc->user_id > 0 && sqlite3_column_int64(q, 1) != rc->user_id)) {
+		rc->error = rc->mailbox_id > 0 ? "no such mailbox" : "no such user";
+		if (r == 1)
+			sqlite3_reset(q);
+		return 0;
 	}
-	r = sdb_i64(db, &owner, "SELECT user_id FROM mailboxes WHERE id = ?", "i", box);
-	if (r <= 0 || (user > 0 && owner != user)) {
-		rc->error = "no such mailbox";
-		return r < 0 ? -1 : 0;
-	}
-	sqlite3_stmt *q = sdb_q(db, "SELECT quota_bytes, used_bytes FROM users WHERE id = ?", "i", owner);
-	r = q ? sdb_step(db, q) : -1;
-	if (r <= 0) {
-		rc->error = "no such user";
-		return r;
-	}
-	uint64_t quota = (uint64_t)sqlite3_column_int64(q, 0), used = (uint64_t)sqlite3_column_int64(q, 1);
+	b->id = sqlite3_column_int64(q, 0);
+	b->user = sqlite3_column_int64(q, 1);
+	b->uid = sqlite3_column_int64(q, 2);
+	b->modseq = sqlite3_column_int64(q, 3) + 1;
+	b->uidvalidity = (uint32_t)sqlite3_column_int64(q, 4);
+	uint64_t quota = (uint64_t)sqlite3_column_int64(q, 6), used = (uint64_t)sqlite3_column_int64(q, 7);
+	b->keywords = rc->keywords ? sdb_text(q, 5) : NULL;
 	sqlite3_reset(q);
 	if (quota > 0 && (size > quota || used > quota - size)) {
 		rc->error = "quota exceeded";
 		rc->over_quota = true;
 		return 0;
 	}
-	*user_r = owner;
-	*box_r = box;
+	if (b->uid >= UINT32_MAX) {
+		rc->error = "the mailbox has used up its UIDs";
+		return 0;
+	}
 	return 1;
 }
 
@@ -251,64 +265,52 @@ static int store_rcpt(struct sdb *db, struct sq_job *job, size_t i)
 	struct store_delivery_rcpt *rc = &d->rcpts[i];
 	struct sq_prep *p = &job->preps[job->preps[i].same_as];
 	uint64_t size = (rc->prefix ? strlen(rc->prefix) : 0) + d->len;
-	int64_t user, box;
-	int r = rcpt_check(db, rc, size, &user, &box);
-	if (r <= 0)
+	struct rcpt_box b = {0};
+	int r = rcpt_check(db, rc, size, &b);
+	if (r <= 0) {
+		free(b.keywords);
 		return r;
-	sqlite3_stmt *q = sdb_q(db, "SELECT uidnext, highestmodseq, uidvalidity FROM mailboxes WHERE id = ?", "i", box);
-	if (q == NULL || sdb_step(db, q) != 1)
-		return -1;
-	int64_t uid = sqlite3_column_int64(q, 0), modseq = sqlite3_column_int64(q, 1) + 1;
-	uint32_t uidvalidity = (uint32_t)sqlite3_column_int64(q, 2);
-	sqlite3_reset(q);
-	if (uid >= UINT32_MAX) {
-		rc->error = "the mailbox has used up its UIDs";
-		return 0;
-	}
-	if (p->content_id == 0) {
-		if (store_content(db, p, rc->prefix, d->data, d->len, &p->content_id) < 0)
-			return -1;
 	}
 	int64_t id;
 	char *kw = store_keywords_union(rc->keywords, NULL);
 	char *boxkw = NULL;
 	if (kw) {
-		q = sdb_q(db, "SELECT keywords FROM mailboxes WHERE id = ?", "i", box);
-		if (q && sdb_step(db, q) == 1) {
-			char *cur = sdb_text(q, 0);
-			sqlite3_reset(q);
-			boxkw = store_keywords_union(cur, kw);
-			free(cur);
-		}
+		boxkw = store_keywords_union(b.keywords, kw);
+		if (store_keywords_equal(boxkw, b.keywords))
+			XFREE(&boxkw);
 	}
 	uint32_t flags = rc->flags;
-	r = sq_next_msg_id(db, &id);
-	if (r == 0)
+	if (p->content_id == 0)
+		r = store_content(db, p, rc->prefix, d->data, d->len, &p->content_id);
+	else
 		r = sdb_do(db, "UPDATE contents SET refs = refs + 1 WHERE id = ?", "i", p->content_id);
+	if (r >= 0)
+		r = sq_next_msg_id(db, &id);
 	if (r >= 0)
 		r = sdb_do(db,
 			   "INSERT INTO msgs(mailbox_id, uid, id, modseq, flags, keywords, internaldate, size, sent_date,"
 			   " content_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			   "iiiiisiiii", box, uid, id, modseq, (int64_t)flags, kw, (int64_t)job->internaldate,
+			   "iiiiisiiii", b.id, b.uid, id, b.modseq, (int64_t)flags, kw, (int64_t)job->internaldate,
 			   (int64_t)size, (int64_t)p->sent_date, p->content_id);
 	if (r >= 0)
 		r = sdb_do(db,
 			   "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?, messages = messages + 1,"
 			   " unseen = unseen + ?, recent = recent + 1, deleted = deleted + ?, size = size + ?,"
 			   " keywords = coalesce(?, keywords) WHERE id = ?",
-			   "iiiiisi", uid + 1, modseq, (int64_t)!(flags & STORE_FLAG_SEEN),
-			   (int64_t)!!(flags & STORE_FLAG_DELETED), (int64_t)size, boxkw, box);
+			   "iiiiisi", b.uid + 1, b.modseq, (int64_t)!(flags & STORE_FLAG_SEEN),
+			   (int64_t)!!(flags & STORE_FLAG_DELETED), (int64_t)size, boxkw, b.id);
 	if (r >= 0)
-		r = sdb_do(db, "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?", "ii", (int64_t)size, user);
+		r = sdb_do(db, "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?", "ii", (int64_t)size, b.user);
 	free(kw);
 	free(boxkw);
+	free(b.keywords);
 	if (r < 0)
 		return -1;
-	rc->uid = (uint32_t)uid;
-	rc->uidvalidity = uidvalidity;
+	rc->uid = (uint32_t)b.uid;
+	rc->uidvalidity = b.uidvalidity;
 	rc->msg_id = id;
-	job->users[i] = user;
-	job->boxes[i] = box;
+	job->users[i] = b.user;
+	job->boxes[i] = b.id;
 	return 1;
 }
 
