@@ -39,8 +39,10 @@
 #include "core/privsep.h"
 #include "core/server.h"
 #include "core/tls.h"
+#include "http/http_server.h"
 #include "imap/imap_server.h"
 #include "pop3/pop3_server.h"
+#include "smtp/sched.h"
 #include "smtp/smtp_server.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -59,6 +61,9 @@ const struct conn_handler *daemon_handler_for(enum listener_kind kind)
 	case LISTENER_POP3:
 	case LISTENER_POP3S:
 		return &pop3_handler;
+	case LISTENER_HTTP:
+	case LISTENER_HTTPS:
+		return &http_handler;
 	default:
 		return NULL;
 	}
@@ -86,6 +91,7 @@ struct worker {
 	struct event *sig_term, *sig_int;
 	struct event *shutdown_timer;
 	struct evconnlistener **listeners;
+	struct listener_ctx *listener_ctx;
 	size_t listener_count;
 	time_t shutdown_started;
 	bool aborted;
@@ -164,6 +170,7 @@ static void worker_shutdown(struct worker *w)
 		w->listeners[i] = NULL;
 	}
 	conn_shutdown_all(&w->srv);
+	sched_shutdown(w->srv.sched);
 	struct timeval tv = {0, 100 * 1000};
 	w->shutdown_timer = event_new(w->srv.base, -1, EV_PERSIST, shutdown_tick, w);
 	event_add(w->shutdown_timer, &tv);
@@ -259,11 +266,15 @@ static void worker_main(struct config *cfg, int *fds, int ipc, bool drop, uid_t 
 		fatalx("auth: %s", error);
 	w->srv.login = auth_login_ctx_new(w->srv.base, w->srv.verify, w->srv.throttle, auth_login_store_lookup,
 					  w->srv.store);
+	w->srv.sched = sched_new(&w->srv, &error);
+	if (w->srv.sched == NULL)
+		fatalx("queue: %s", error);
 
 	w->listener_count = cfg->listener_count;
 	w->listeners = xcalloc(cfg->listener_count ? cfg->listener_count : 1, sizeof(*w->listeners));
+	w->listener_ctx = xcalloc(cfg->listener_count ? cfg->listener_count : 1, sizeof(*w->listener_ctx));
 	for (size_t i = 0; i < cfg->listener_count; i++) {
-		struct listener_ctx *lc = xmalloc(sizeof(*lc));
+		struct listener_ctx *lc = &w->listener_ctx[i];
 		lc->w = w;
 		lc->kind = cfg->listeners[i].kind;
 		lc->handler = daemon_handler_for(lc->kind);
@@ -285,10 +296,30 @@ static void worker_main(struct config *cfg, int *fds, int ipc, bool drop, uid_t 
 	event_base_dispatch(w->srv.base);
 
 	/* Every connection is gone; pending deliveries are committed by store_close. */
+	sched_free(&w->srv.sched);
 	store_close(&w->srv.store);
 	auth_login_ctx_free(&w->srv.login);
 	verify_pool_free(&w->srv.verify);
 	throttle_free(&w->srv.throttle);
+	/* Release everything, so that leak checkers see real leaks only. */
+	for (size_t i = 0; i < w->listener_count; i++)
+		if (w->listeners[i] != NULL)
+			evconnlistener_free(w->listeners[i]);
+	free(w->listeners);
+	free(w->listener_ctx);
+	event_free(w->sig_term);
+	event_free(w->sig_int);
+	event_free(w->ipc_ev);
+	if (w->shutdown_timer != NULL)
+		event_free(w->shutdown_timer);
+	if (w->srv.tls != NULL)
+		SSL_CTX_free(w->srv.tls);
+	free(w->srv.ipcount);
+	event_base_free(w->srv.base);
+	close(w->ipc);
+	free(w);
+	free(fds);
+	config_free(&cfg);
 	log_info("shutdown complete");
 	exit(0);
 }
@@ -451,6 +482,9 @@ int daemon_serve(const char *config_path)
 				if (stopping) {
 					int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 					log_info("stopped");
+					listen_close_all(p.fds, cfg->listener_count);
+					free(p.fds);
+					config_free(&cfg);
 					return code;
 				}
 				if (WIFSIGNALED(status))

@@ -22,6 +22,8 @@ struct server {
 	struct throttle *throttle;    /* login failures per address, all protocols */
 	struct verify_pool *verify;   /* password hashing off the loop */
 	struct auth_login_ctx *login; /* user lookup + verify + throttle, for every engine */
+	struct sched *sched;          /* outbound delivery (smtp/sched.h) */
+	struct dkim_signer *dkim;     /* DKIM keys of local domains (dkim/dkim.h) */
 	bool shutting_down;
 	/* Private to conn.c: the connection registry and per-address counts. */
 	struct conn_private *conns;

@@ -194,6 +194,12 @@ struct dns *dns_new(struct event_base *base, const struct dns_options *opts, con
 	 * a local caching resolver); no chroot or files of its own. */
 	if (ub_ctx_async(ub, 1) != 0 || ub_ctx_set_option(ub, "do-not-query-localhost:", "no") != 0)
 		error = "libunbound refused its basic settings";
+	/* Unbound answers some special-use names (RFC 6761) itself; a mail
+	 * server asks its resolver, which may serve them (a test zone, a site's
+	 * home.arpa). "invalid" and "localhost" keep their fixed answers. */
+	if (error == NULL && (ub_ctx_set_option(ub, "local-zone:", "test. transparent") != 0 ||
+			      ub_ctx_set_option(ub, "local-zone:", "home.arpa. transparent") != 0))
+		error = "libunbound refused its local-zone settings";
 	if (error == NULL && is_system(opts->resolver)) {
 		int r = ub_ctx_resolvconf(ub, NULL);
 		if (r != 0)

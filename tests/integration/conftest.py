@@ -50,8 +50,9 @@ def wait_port(host, port, timeout=10.0):
 class Server:
     """One posthorn instance in its own directory."""
 
-    def __init__(self, root, host="127.0.0.1", extra_config="", kinds=None):
+    def __init__(self, root, host="127.0.0.1", extra_config="", kinds=None, domain=DOMAIN, fixed_ports=None):
         self.root = root
+        self.domain = domain
         self.host = host
         self.dir = os.path.join(root, "srv")
         self.conf = os.path.join(self.dir, "posthorn.conf")
@@ -59,18 +60,22 @@ class Server:
         self.log_path = os.path.join(root, "posthorn.log")
         os.makedirs(root, exist_ok=True)
         os.chmod(root, 0o755)
-        self.run(["init", "--domain", DOMAIN, "--dir", self.dir, "--hostname", "mx." + DOMAIN], config=False)
+        self.run(["init", "--domain", domain, "--dir", self.dir, "--hostname", "mx." + domain], config=False)
         text = open(self.conf).read()
         if kinds is None:
             # Every service this build has: `init` writes a listener for each.
             kinds = re.findall(r"^listen (\S+)", text, flags=re.M)
-        self.ports = {k: free_port(host) for k in kinds}
+        self.ports = {k: (fixed_ports or {}).get(k) or free_port(host) for k in kinds}
         text = re.sub(r"^listen .*\n", "", text, flags=re.M)
         for kind, port in self.ports.items():
             text += f"listen {kind} {'[' + host + ']' if ':' in host else host}:{port}\n"
         if os.geteuid() == 0:
             # Exercise the real privilege drop: the worker runs as nobody.
             text = text.replace("run_user   posthorn", "run_user   nobody")
+        if "dns_resolver" not in extra_config:
+            # Outbound mail must never reach the internet's DNS in tests: a
+            # loopback port where nothing answers (lookups fail, mail waits).
+            text += "dns_resolver 127.0.0.1:1\ndns_trust_anchor none\n"
         text += extra_config
         with open(self.conf, "w") as f:
             f.write(text)
