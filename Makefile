@@ -30,8 +30,12 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC = $(wildcard src/*/*_test.c) $(wildcard tests/unit/*_test.c)
 TEST_BIN = $(TEST_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC = $(wildcard src/*/*_fuzz.c)
+# The webmail's front end: every file under web/, embedded into the binary
+# as a generated C file (scripts/webembed.c, built with the host compiler).
+WEB_FILES = $(shell find web -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort)
+LIB_OBJ += $(BUILD)/gen/web_assets.o
 
-.PHONY: all run test unit integration asan ubsan fuzz fuzz-short lint fmt clean deps bench web
+.PHONY: all run test unit integration asan ubsan fuzz fuzz-short lint fmt clean deps bench web browser-deps FORCE
 
 all: posthorn
 
@@ -42,6 +46,23 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/webembed: scripts/webembed.c
+	@mkdir -p $(dir $@)
+	@$(CC) -O2 -o $@ $<
+
+$(BUILD)/gen/web_files: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(WEB_FILES)' | cmp -s - $@ || echo '$(WEB_FILES)' > $@
+
+$(BUILD)/gen/web_assets.c: $(BUILD)/webembed $(BUILD)/gen/web_files $(WEB_FILES)
+	@echo "  EMBED web/ ($(words $(WEB_FILES)) files)"
+	@$(BUILD)/webembed web/ $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+FORCE:
 
 $(BUILD)/libposthorn.a: $(LIB_OBJ)
 	@rm -f $@
@@ -68,7 +89,13 @@ unit: deps $(BUILD)/posthorn $(TEST_BIN)
 integration: deps $(BUILD)/posthorn
 	POSTHORN_BIN=$(abspath $(BUILD)/posthorn) /usr/bin/python3 -m pytest -q -x tests/integration $(PYTEST_ARGS)
 
-test: deps lint
+# The browser tests' npm packages (playwright-core, pinned in
+# tests/browser/package-lock.json); Chromium itself is Debian's.
+browser-deps:
+	@test -d tests/browser/node_modules/playwright-core || \
+	    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+test: deps lint browser-deps
 	$(MAKE) BUILD=build/release unit integration
 	$(MAKE) fuzz-short
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \

@@ -72,6 +72,8 @@ struct config {
 	uint64_t imap_max_line;
 	uint64_t pop3_timeout;
 	uint64_t http_timeout;
+	uint64_t http_session_idle;
+	uint64_t http_session_lifetime;
 	bool allow_plaintext_loopback;
 
 	uint64_t auth_max_failures;
