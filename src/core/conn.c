@@ -8,6 +8,7 @@
 #include "core/conn.h"
 
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -29,6 +30,9 @@
 /* Input buffered beyond this stops reading from the socket until the engine
  * consumes it: a client cannot make a slow or suspended session grow. */
 #define CONN_READ_HIGH (256 * 1024)
+/* libevent writes at most 16 KB per call by default; big replies (RETR,
+ * FETCH) go out in fewer, larger writes. */
+#define CONN_MAX_WRITE (256 * 1024)
 
 struct conn_ipcount {
 	struct conn_ipcount *next;
@@ -182,6 +186,7 @@ static void conn_setup_bev(struct conn *c, struct bufferevent *bev)
 	p->bev = bev;
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_READ, 0, CONN_READ_HIGH);
+	bufferevent_set_max_single_write(bev, CONN_MAX_WRITE);
 	conn_set_timeout(c, p->timeout);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
@@ -250,6 +255,10 @@ void conn_accept(struct server *srv, int fd, const struct sockaddr *peer, sockle
 	}
 	socklen_t llen = sizeof(c->local);
 	getsockname(fd, (struct sockaddr *)&c->local, &llen);
+	/* Every protocol here is request/response: a reply must leave at once,
+	 * whole, not wait for the client's delayed ACK (Nagle: 40 ms). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	p->next = srv->conns;
 	if (srv->conns)

@@ -111,7 +111,6 @@ static char chunk_buf[CHUNK_SIZE];
 
 static void pop3_reply(struct pop3_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void pop3_read(struct conn *c, void *session);
-static void tune_output(struct conn *c, bool socket_too);
 
 static void pop3_enter_state(struct pop3_session *s, enum pop3_state state)
 {
@@ -497,7 +496,6 @@ static void cmd_stls(struct pop3_session *s, const struct pop3_command *cmd)
 	XFREE(&s->user_name);
 	pop3_parser_deinit(&s->parser);
 	pop3_parser_init(&s->parser);
-	tune_output(s->c, false);
 }
 
 /* ---- commands in any state -------------------------------------------- */
@@ -856,30 +854,12 @@ static void pop3_read(struct conn *c, void *session)
 
 /* ---- the handler ------------------------------------------------------ */
 
-/* POP3 is request/response: a reply must leave at once, whole. libevent
- * writes at most 16 KB per call, and with Nagle's algorithm the short tail
- * of a reply then waits for the client's delayed ACK (40 ms per RETR on
- * Linux). So no Nagle, and bigger writes. XXX every engine wants this:
- * it belongs in conn.c. */
-static void tune_output(struct conn *c, bool socket_too)
-{
-	struct bufferevent *bev = conn_bufferevent(c);
-	evutil_socket_t fd = bufferevent_getfd(bev);
-	if (socket_too && fd >= 0) {
-		int one = 1;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-			log_session_debug(c->id, "pop3 TCP_NODELAY failed");
-	}
-	bufferevent_set_max_single_write(bev, OUT_HIGH);
-}
-
 static void *pop3_open(struct conn *c)
 {
 	struct pop3_session *s = xmalloc(sizeof(*s));
 	s->c = c;
 	s->srv = c->server;
 	s->state = POP3_STATE_AUTHORIZATION;
-	tune_output(c, true);
 	pop3_parser_init(&s->parser);
 	pop3_reply(s, "+OK %s Posthorn POP3 ready.", s->srv->cfg->hostname);
 	return s;

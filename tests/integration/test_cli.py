@@ -24,7 +24,8 @@ def test_help_texts():
 
 
 def test_readme_reference_is_current():
-    readme = open(os.path.join(os.path.dirname(BIN), "README.md")).read()
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    readme = open(os.path.join(top, "README.md")).read()
     block = readme.split("<!-- config-reference:begin -->\n")[1].split("<!-- config-reference:end -->")[0]
     assert block == run(["check", "--reference"]).stdout
 
