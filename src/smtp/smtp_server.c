@@ -341,6 +341,7 @@ static void txn_deliver(struct smtp_session *s)
 				t->prefixes[nlocal] = buf_steal(&p, NULL);
 				t->drcpts[nlocal].user_id = tg->user_id;
 				t->drcpts[nlocal].prefix = t->prefixes[nlocal];
+				t->drcpts[nlocal].quota_grace = true; /* checked at RCPT */
 				nlocal++;
 			} else {
 				for (size_t k = 0; k < nremote && !dup; k++)
@@ -385,8 +386,14 @@ static void stored_cb(void *ctx, struct store_delivery *d, int result)
 			    d->len, d->rcpt_count, d->remote_count, (long long)d->queue_id);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %016llx.%u", (unsigned long long)s->c->id, s->txn_number);
 	} else {
+		bool quota = result == 0;
+		for (size_t i = 0; i < d->rcpt_count; i++)
+			quota = quota && (d->rcpts[i].result == 0 || d->rcpts[i].over_quota);
 		log_session(s->c->id, "smtp store failed: %s", d->error ? d->error : "recipient not stored");
-		smtp_reply(s, "451 4.3.0 Error: could not store the message, try again later");
+		if (quota)
+			smtp_reply(s, "452 4.2.2 Mailbox full, try again later");
+		else
+			smtp_reply(s, "451 4.3.0 Error: could not store the message, try again later");
 	}
 	txn_end(s);
 	conn_resume(s->c);

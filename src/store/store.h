@@ -292,8 +292,11 @@ int store_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, 
 		       const char **error_r);
 
 /* Iterates the messages with uid_min <= uid <= uid_max, ascending by UID.
- * An open iterator holds a read snapshot of the database: finish it within
- * one turn of the event loop (a snapshot kept open stops WAL checkpoints).
+ * An iterator reads from a snapshot of its own, taken at its first next:
+ * the store may be used meanwhile, writes included (they do not show in
+ * the iteration). Finish it within one turn of the event loop (a snapshot
+ * kept open stops WAL checkpoints) and free it before store_close().
+ * store_msg_iter_new never returns NULL; errors show in next and free.
  *   struct store_msg_iter *it = store_msg_iter_new(st, mbox, 1, UINT32_MAX, STORE_FIELD_BASIC);
  *   struct store_msg m;
  *   while (store_msg_iter_next(it, &m) == 1) { ...; }   (m is cleared on each next)
@@ -372,6 +375,11 @@ struct store_delivery_rcpt {
 				  * (Delivered-To:), CRLF-terminated, or NULL */
 	uint32_t flags;          /* initial flags (IMAP APPEND), usually 0 */
 	const char *keywords;    /* initial keywords, or NULL */
+	/* The quota was checked when the recipient was accepted (SMTP RCPT):
+	 * a user under quota may then go over it by this message, up to 10%
+	 * of the quota (Dovecot's quota_grace), rather than the sender learning
+	 * of it only after DATA, when one reply covers every recipient. */
+	bool quota_grace;
 	/* Filled on completion: */
 	int result;              /* 0 stored, -1 failed (see error) */
 	const char *error;       /* static text when result is -1 */

@@ -247,7 +247,10 @@ static int rcpt_check(struct sdb *db, struct store_delivery_rcpt *rc, uint64_t s
 	uint64_t quota = (uint64_t)sqlite3_column_int64(q, 6), used = (uint64_t)sqlite3_column_int64(q, 7);
 	b->keywords = rc->keywords ? sdb_text(q, 5) : NULL;
 	sqlite3_reset(q);
-	if (quota > 0 && (size > quota || used > quota - size)) {
+	uint64_t limit = quota;
+	if (rc->quota_grace && used < quota)
+		limit = quota + quota / 10;
+	if (quota > 0 && (size > limit || used > limit - size)) {
 		rc->error = "quota exceeded";
 		rc->over_quota = true;
 		return 0;
