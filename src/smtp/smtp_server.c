@@ -386,7 +386,8 @@ static void stored_cb(void *ctx, struct store_delivery *d, int result)
 			    d->len, d->rcpt_count, d->remote_count, (long long)d->queue_id);
 		smtp_reply(s, "250 2.0.0 Ok: queued as %016llx.%u", (unsigned long long)s->c->id, s->txn_number);
 	} else {
-		bool quota = result == 0;
+		/* Only quota stood in the way: say so (4.2.2), the sender retries. */
+		bool quota = d->rcpt_count > 0;
 		for (size_t i = 0; i < d->rcpt_count; i++)
 			quota = quota && (d->rcpts[i].result == 0 || d->rcpts[i].over_quota);
 		log_session(s->c->id, "smtp store failed: %s", d->error ? d->error : "recipient not stored");
