@@ -288,15 +288,34 @@ int sq_changes_since(struct store *st, int64_t mailbox_id, uint64_t since, struc
 		since = INT64_MAX;
 	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "changes");
-	int r = sdb_i64(db, &hms, "SELECT highestmodseq FROM mailboxes WHERE id = ?", "i", mailbox_id);
+	int64_t messages = 0, changed = 0;
+	sqlite3_stmt *q = sdb_q(db, "SELECT highestmodseq, messages FROM mailboxes WHERE id = ?", "i", mailbox_id);
+	int r = q ? sdb_step(db, q) : -1;
 	if (r == 0) {
 		sdb_read_end(db);
 		return store_error(st, error_r, "no such mailbox");
 	}
-	sqlite3_stmt *q = NULL;
+	if (r > 0) {
+		hms = sqlite3_column_int64(q, 0);
+		messages = sqlite3_column_int64(q, 1);
+		sqlite3_reset(q);
+		/* Counting on the index alone is cheap. A few changes: find them
+		 * through the index (left alone, SQLite walks the whole mailbox
+		 * in UID order to spare itself a sort); many: walk the mailbox. */
+		r = sdb_i64(db, &changed,
+			    "SELECT count(*) FROM msgs INDEXED BY msgs_modseq WHERE mailbox_id = ? AND modseq > ?", "ii",
+			    mailbox_id, (int64_t)since);
+	}
+	q = NULL;
 	if (r > 0)
-		q = sdb_q(db, "SELECT " MSG_BASIC MSG_FROM_BASIC " WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
-			  "ii", mailbox_id, (int64_t)since);
+		q = changed * 8 < messages ? sdb_q(db,
+						   "SELECT " MSG_BASIC " FROM msgs m INDEXED BY msgs_modseq"
+						   " WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
+						   "ii", mailbox_id, (int64_t)since)
+					   : sdb_q(db,
+						   "SELECT " MSG_BASIC MSG_FROM_BASIC " WHERE m.mailbox_id = ? AND m.modseq > ?"
+						   " ORDER BY m.uid",
+						   "ii", mailbox_id, (int64_t)since);
 	size_t cap = 0;
 	if (q != NULL) {
 		while ((r = sdb_step(db, q)) == 1) {
