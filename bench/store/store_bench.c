@@ -60,6 +60,7 @@ static double process_cpu_ms(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
+static void die(const char *what, const char *err) __attribute__((noreturn));
 static void die(const char *what, const char *err)
 {
 	fprintf(stderr, "store_bench: %s: %s\n", what, err ? err : "?");
