@@ -78,7 +78,8 @@ static unsigned rnd(void)
 
 static void word(struct buf *b, unsigned n)
 {
-	static const char *const syl[] = {"ka", "lo", "mi", "ne", "ru", "ta", "vo", "shi", "en", "dor", "pel", "qua"};
+	static const char *const syl[] = {"ka", "lo",  "mi", "ne",  "ru",  "ta",
+					  "vo", "shi", "en", "dor", "pel", "qua"};
 	do {
 		buf_puts(b, syl[n % 12]);
 		n /= 12;
@@ -162,7 +163,8 @@ static void submit(struct filler *f)
 		make_msg(&s->msg, f->next++);
 		s->rc = (struct store_delivery_rcpt){.user_id = f->user,
 						     .prefix = "Delivered-To: alice@example.test\r\n"};
-		s->d = (struct store_delivery){.data = s->msg.data, .len = s->msg.len, .rcpts = &s->rc, .rcpt_count = 1};
+		s->d = (struct store_delivery){
+		    .data = s->msg.data, .len = s->msg.len, .rcpts = &s->rc, .rcpt_count = 1};
 		s->busy = true;
 		f->inflight++;
 		store_deliver_async(f->st, &s->d, delivered, f);
@@ -184,8 +186,6 @@ static void report(const char *name, double *t, int n, const char *target)
 	printf("  %-34s best %8.2f ms  median %8.2f ms  cpu %8.2f ms  (target %s)\n", name, t[0], t[n / 2],
 	       cpu[n / 2], target);
 }
-
-
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -230,7 +230,8 @@ int main(int argc, char **argv)
 	f->total = (int)count;
 	for (int k = 0; k < PENDING; k++)
 		buf_init(&f->slots[k].msg, 1 << 20);
-	printf("store_bench: %u messages of ~4 KB into %s/posthorn.db, %d pending at a time\n", count, dir, PENDING);
+	printf("store_bench: %u messages of ~4 KB into %s/posthorn.db, %d pending at a time\n", count, dir,
+	       PENDING);
 	/* Message generation in this loop is measured too: subtract it. */
 	double gen0 = thread_cpu_ms();
 	for (int k = 0; k < 2000; k++)
@@ -245,8 +246,9 @@ int main(int argc, char **argv)
 	}
 	double fill = now_ms() - t0, fill_cpu = process_cpu_ms() - c0 - gen_ms * count;
 	if (!reuse)
-		printf("  group-committed deliveries          %8.0f messages/s  (%u in %.1f s, %d failed), cpu %.3f ms/message\n",
-	       count / (fill / 1e3), count, fill / 1e3, f->failed, fill_cpu / count);
+		printf("  group-committed deliveries          %8.0f messages/s  (%u in %.1f s, %d failed), "
+		       "cpu %.3f ms/message\n",
+		       count / (fill / 1e3), count, fill / 1e3, f->failed, fill_cpu / count);
 	/* The writer indexes in the background; finish that before timing. */
 	t0 = now_ms();
 	c0 = thread_cpu_ms();
@@ -255,9 +257,11 @@ int main(int argc, char **argv)
 	if (indexed < 0)
 		die("index", err);
 	if (!reuse) {
-		printf("  full-text index backlog             %8d messages indexed in %.1f s after the fill, cpu %.3f ms/message\n",
+		printf("  full-text index backlog             %8d messages indexed in %.1f s after the fill, "
+		       "cpu %.3f ms/message\n",
 		       indexed, ix / 1e3, indexed ? ix_cpu / indexed : 0.0);
-		printf("  deliveries + index, end to end      %8.0f messages/s\n", count / ((fill + ix) / 1e3));
+		printf("  deliveries + index, end to end      %8.0f messages/s\n",
+		       count / ((fill + ix) / 1e3));
 	}
 
 	struct store_mailbox mb;
@@ -333,7 +337,8 @@ int main(int argc, char **argv)
 		struct store_msg *v;
 		size_t n;
 		uint32_t total;
-		if (store_msg_page(st, inbox, false, 0, 50, &v, &n, &total, &err) < 0 || n != 50 || total != count)
+		if (store_msg_page(st, inbox, false, 0, 50, &v, &n, &total, &err) < 0 || n != 50 ||
+		    total != count)
 			die("page", err);
 		t[r] = now_ms() - a;
 		cpu[r] = thread_cpu_ms() - ca;
@@ -359,8 +364,8 @@ int main(int argc, char **argv)
 		struct store_msg m;
 		char *data = NULL;
 		size_t len;
-		if (store_msg_get(st, inbox, (uint32_t)(1 + rnd() % count), STORE_FIELD_ENVELOPE | STORE_FIELD_STRUCTURE, &m,
-				  &err) != 1 ||
+		if (store_msg_get(st, inbox, (uint32_t)(1 + rnd() % count),
+				  STORE_FIELD_ENVELOPE | STORE_FIELD_STRUCTURE, &m, &err) != 1 ||
 		    store_msg_read(st, m.id, &data, &len, &err) != 1)
 			die("read", err);
 		t[r] = now_ms() - a;
@@ -374,9 +379,11 @@ int main(int argc, char **argv)
 	size_t nall;
 	store_mailbox_uids(st, inbox, &all, &nall, &err);
 	if (reuse)
-		store_msg_set_flags(st, inbox, all, nall, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err);
+		store_msg_set_flags(st, inbox, all, nall, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, NULL, 0, NULL,
+				    NULL, &err);
 	double a = now_ms();
-	int changed = store_msg_set_flags(st, inbox, all, nall, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err);
+	int changed = store_msg_set_flags(st, inbox, all, nall, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0,
+					  NULL, NULL, &err);
 	double flag_all = now_ms() - a;
 	if (changed != (int)count)
 		die("flags", err);
@@ -386,7 +393,8 @@ int main(int argc, char **argv)
 	store_mailbox_clear(&mb);
 	for (int r = 0; r < RUNS; r++) {
 		uint32_t one = all[rnd() % nall];
-		store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL, 0, NULL, NULL, &err);
+		store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, NULL, 0, NULL,
+				    NULL, &err);
 	}
 	for (int r = 0; r < RUNS; r++) {
 		a = now_ms();
@@ -414,7 +422,8 @@ int main(int argc, char **argv)
 		uint32_t one = all[rnd() % nall];
 		a = now_ms();
 		double ca = thread_cpu_ms();
-		store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_ANSWERED, NULL, 0, NULL, NULL, &err);
+		store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_ANSWERED, NULL, 0, NULL,
+				    NULL, &err);
 		t[r] = now_ms() - a;
 		cpu[r] = thread_cpu_ms() - ca;
 		cpu[r] = thread_cpu_ms() - ca;

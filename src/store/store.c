@@ -18,7 +18,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define ADDRESS_MAX 512  /* bytes of an address we accept at all */
+#define ADDRESS_MAX 512 /* bytes of an address we accept at all */
 #define MAILBOX_NAME_MAX 1024
 
 static const struct store_ops *const backends[] = {&store_sqlite_ops};
@@ -190,8 +190,8 @@ static int domain_valid(const char *d, size_t len)
 				return 0;
 			continue;
 		}
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-		      c == '_' || c >= 0x80))
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      c == '-' || c == '_' || c >= 0x80))
 			return 0;
 	}
 	return 1;
@@ -385,9 +385,9 @@ static int keywords_valid(const char *kw)
 
 /* ---- Domains ---------------------------------------------------------- */
 
-#define CANON_DOMAIN(var, domain)                                    \
-	char *var = domain_canon(domain);                            \
-	if (var == NULL)                                             \
+#define CANON_DOMAIN(var, domain)                                                                            \
+	char *var = domain_canon(domain);                                                                    \
+	if (var == NULL)                                                                                     \
 		return fail(error_r, "invalid domain name");
 
 static int writable(struct store *st, const char **error_r)
@@ -449,9 +449,9 @@ void store_strv_free(char ***strv)
 
 /* ---- Users ------------------------------------------------------------ */
 
-#define CANON_ADDR(var, addr)                                        \
-	char *var = store_address_canon(addr);                       \
-	if (var == NULL)                                             \
+#define CANON_ADDR(var, addr)                                                                                \
+	char *var = store_address_canon(addr);                                                               \
+	if (var == NULL)                                                                                     \
 		return fail(error_r, "invalid address (want local@domain)");
 
 int store_user_add(struct store *st, const char *address, const char *password_hash, const char *scram_sha256,
@@ -666,8 +666,9 @@ static void add_target(struct resolver *rv, int64_t user_id, const char *address
 {
 	struct store_resolution *res = rv->res;
 	for (size_t i = 0; i < res->count; i++) {
-		if (user_id > 0 ? res->targets[i].user_id == user_id
-				: (res->targets[i].user_id == 0 && strcmp(res->targets[i].address, address) == 0))
+		if (user_id > 0
+			? res->targets[i].user_id == user_id
+			: (res->targets[i].user_id == 0 && strcmp(res->targets[i].address, address) == 0))
 			return;
 	}
 	if (res->count == rv->cap) {
@@ -837,10 +838,10 @@ int store_address_owned_by(struct store *st, const char *address, int64_t user_i
 
 /* ---- Mailboxes -------------------------------------------------------- */
 
-#define NORM_NAME(var, name)                                       \
-	const char *norm_err_;                                     \
-	char *var = store_mailbox_name_norm(name, &norm_err_);     \
-	if (var == NULL)                                           \
+#define NORM_NAME(var, name)                                                                                 \
+	const char *norm_err_;                                                                               \
+	char *var = store_mailbox_name_norm(name, &norm_err_);                                               \
+	if (var == NULL)                                                                                     \
 		return fail(error_r, norm_err_);
 
 int store_mailbox_list(struct store *st, int64_t user_id, struct store_mailbox **boxes_r, size_t *count_r,
@@ -873,7 +874,8 @@ int store_mailbox_get(struct store *st, int64_t user_id, const char *name, struc
 	return r;
 }
 
-int store_mailbox_get_by_id(struct store *st, int64_t mailbox_id, struct store_mailbox *mb, const char **error_r)
+int store_mailbox_get_by_id(struct store *st, int64_t mailbox_id, struct store_mailbox *mb,
+			    const char **error_r)
 {
 	memset(mb, 0, sizeof(*mb));
 	return st->ops->mailbox_get_by_id(st, mailbox_id, mb, error_r);
@@ -1092,8 +1094,9 @@ static int uids_ascending(const uint32_t *uids, size_t count, const char **error
 }
 
 int store_msg_set_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t count,
-			enum store_flag_mode mode, uint32_t flags, const char *keywords, uint64_t unchangedsince,
-			uint32_t **failed_r, size_t *failed_count_r, const char **error_r)
+			enum store_flag_mode mode, uint32_t flags, const char *keywords,
+			uint64_t unchangedsince, uint32_t **failed_r, size_t *failed_count_r,
+			const char **error_r)
 {
 	if (failed_r)
 		*failed_r = NULL;
@@ -1131,8 +1134,8 @@ int store_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uid
 		return -1;
 	if (count == 0)
 		return 0;
-	return st->ops->msg_copy(st, src_mailbox_id, uids, count, dst_mailbox_id, move, src_uids_r, new_uids_r,
-				 error_r);
+	return st->ops->msg_copy(st, src_mailbox_id, uids, count, dst_mailbox_id, move, src_uids_r,
+				 new_uids_r, error_r);
 }
 
 /* ---- New mail --------------------------------------------------------- */

@@ -47,8 +47,8 @@ struct store;
 /* ---- Opening ---------------------------------------------------------- */
 
 struct store_options {
-	const char *backend;   /* "sqlite" (NULL = "sqlite") */
-	const char *data_dir;  /* the data folder: the sqlite backend keeps data_dir/posthorn.db */
+	const char *backend;  /* "sqlite" (NULL = "sqlite") */
+	const char *data_dir; /* the data folder: the sqlite backend keeps data_dir/posthorn.db */
 	bool read_only;
 };
 
@@ -87,7 +87,7 @@ void store_strv_free(char ***strv);
 
 struct store_user {
 	int64_t id;
-	char *address;        /* canonical local@domain */
+	char *address;	      /* canonical local@domain */
 	char *password_hash;  /* crypt(3) string: $y$ yescrypt, $2b$ bcrypt, $6$ sha512-crypt */
 	char *scram_sha256;   /* SCRAM-SHA-256 secrets (auth/scram.h format) or NULL */
 	char *display_name;   /* may be "" */
@@ -98,16 +98,14 @@ struct store_user {
 
 /* Creates the user with INBOX, Sent, Drafts, Trash, Junk and Archive (with
  * their special-use attributes), all subscribed. The domain must exist. */
-int store_user_add(struct store *st, const char *address, const char *password_hash,
-		   const char *scram_sha256, const char **error_r);
+int store_user_add(struct store *st, const char *address, const char *password_hash, const char *scram_sha256,
+		   const char **error_r);
 /* Deletes the user, their mailboxes and messages. */
 int store_user_remove(struct store *st, const char *address, const char **error_r);
 int store_user_set_password(struct store *st, const char *address, const char *password_hash,
 			    const char *scram_sha256, const char **error_r);
-int store_user_set_quota(struct store *st, const char *address, uint64_t quota_bytes,
-			 const char **error_r);
-int store_user_set_display_name(struct store *st, int64_t user_id, const char *name,
-				const char **error_r);
+int store_user_set_quota(struct store *st, const char *address, uint64_t quota_bytes, const char **error_r);
+int store_user_set_display_name(struct store *st, int64_t user_id, const char *name, const char **error_r);
 /* 1 found (fills *u), 0 no such user, -1 error. address is canonicalised. */
 int store_user_get(struct store *st, const char *address, struct store_user *u, const char **error_r);
 int store_user_get_by_id(struct store *st, int64_t id, struct store_user *u, const char **error_r);
@@ -137,15 +135,15 @@ void store_alias_list_free(struct store_alias **aliases, size_t count);
 /* ---- Recipient resolution --------------------------------------------- */
 
 enum store_resolve_status {
-	STORE_RESOLVE_OK,            /* targets filled */
-	STORE_RESOLVE_NOT_LOCAL,     /* domain is not ours: relay question */
-	STORE_RESOLVE_UNKNOWN_USER,  /* our domain, nobody there */
-	STORE_RESOLVE_LOOP,          /* alias chain too deep or circular */
+	STORE_RESOLVE_OK,	    /* targets filled */
+	STORE_RESOLVE_NOT_LOCAL,    /* domain is not ours: relay question */
+	STORE_RESOLVE_UNKNOWN_USER, /* our domain, nobody there */
+	STORE_RESOLVE_LOOP,	    /* alias chain too deep or circular */
 };
 
 struct store_target {
-	int64_t user_id;   /* > 0: local user; 0: remote address */
-	char *address;     /* the user's canonical address, or the remote address */
+	int64_t user_id; /* > 0: local user; 0: remote address */
+	char *address;	 /* the user's canonical address, or the remote address */
 };
 
 struct store_resolution {
@@ -162,8 +160,7 @@ struct store_resolution {
  * is a LOOP. Returns 0 (see res->status) or -1 on a storage error or when
  * address is not local@domain. */
 #define STORE_ALIAS_DEPTH 10
-int store_resolve(struct store *st, const char *address, struct store_resolution *res,
-		  const char **error_r);
+int store_resolve(struct store *st, const char *address, struct store_resolution *res, const char **error_r);
 void store_resolution_clear(struct store_resolution *res);
 /* 1 when address may be used as a sender by user_id: the user's own address
  * (with or without +tag) or an alias whose expansion includes the user. A
@@ -190,20 +187,20 @@ enum store_special_use {
 struct store_mailbox {
 	int64_t id;
 	int64_t user_id;
-	char *name;               /* "INBOX", "Sent", "Lists/posthorn" */
+	char *name; /* "INBOX", "Sent", "Lists/posthorn" */
 	enum store_special_use special_use;
 	bool subscribed;
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	uint32_t messages;
-	uint32_t unseen;          /* messages without \Seen */
-	uint32_t recent;          /* uid >= first_recent_uid */
+	uint32_t unseen; /* messages without \Seen */
+	uint32_t recent; /* uid >= first_recent_uid */
 	uint32_t first_recent_uid;
-	uint32_t deleted;         /* messages with \Deleted */
-	uint64_t size;            /* sum of message sizes */
-	char *keywords;           /* every keyword ever set in the mailbox,
-				   * space-separated, "" if none (IMAP FLAGS) */
+	uint32_t deleted; /* messages with \Deleted */
+	uint64_t size;	  /* sum of message sizes */
+	char *keywords;	  /* every keyword ever set in the mailbox,
+			   * space-separated, "" if none (IMAP FLAGS) */
 };
 
 /* The counts above are maintained on every change, so these are O(1) per
@@ -252,37 +249,37 @@ enum store_flag {
 
 /* What store_msg_iter fills (the cheap fields are always filled). */
 enum store_msg_field {
-	STORE_FIELD_BASIC = 0,           /* uid, modseq, flags, keywords, internaldate, size, id */
-	STORE_FIELD_ENVELOPE = 1 << 0,   /* cached IMAP ENVELOPE text */
-	STORE_FIELD_STRUCTURE = 1 << 1,  /* cached IMAP BODY and BODYSTRUCTURE text */
-	STORE_FIELD_SUMMARY = 1 << 2,    /* decoded header summary + snippet */
+	STORE_FIELD_BASIC = 0,		/* uid, modseq, flags, keywords, internaldate, size, id */
+	STORE_FIELD_ENVELOPE = 1 << 0,	/* cached IMAP ENVELOPE text */
+	STORE_FIELD_STRUCTURE = 1 << 1, /* cached IMAP BODY and BODYSTRUCTURE text */
+	STORE_FIELD_SUMMARY = 1 << 2,	/* decoded header summary + snippet */
 };
 
 struct store_msg {
-	int64_t id;           /* the message's row: stable while the message exists */
+	int64_t id; /* the message's row: stable while the message exists */
 	int64_t mailbox_id;
 	uint32_t uid;
 	uint64_t modseq;
-	uint32_t flags;       /* enum store_flag */
-	char *keywords;       /* other keywords, space-separated, or NULL */
+	uint32_t flags; /* enum store_flag */
+	char *keywords; /* other keywords, space-separated, or NULL */
 	time_t internaldate;
-	uint64_t size;        /* octets of the stored message */
+	uint64_t size; /* octets of the stored message */
 	/* STORE_FIELD_ENVELOPE / STRUCTURE: produced by mime at delivery. */
 	char *envelope;
-	char *body;           /* BODY (non-extensible) */
+	char *body; /* BODY (non-extensible) */
 	char *bodystructure;
 	/* STORE_FIELD_SUMMARY: decoded to UTF-8, for lists, SORT and the webmail. */
 	char *subject;
-	char *from;           /* "Name <addr>" of the first From, display form */
-	char *from_addr;      /* addr-spec of the first From (SORT FROM uses it) */
-	char *to;             /* display form of To */
+	char *from;	 /* "Name <addr>" of the first From, display form */
+	char *from_addr; /* addr-spec of the first From (SORT FROM uses it) */
+	char *to;	 /* display form of To */
 	char *to_addr;
 	char *cc;
 	char *message_id;
 	char *in_reply_to;
 	char *references;
-	time_t sent_date;     /* Date: header, or internaldate when absent/invalid */
-	char *snippet;        /* the first ~200 characters of text */
+	time_t sent_date; /* Date: header, or internaldate when absent/invalid */
+	char *snippet;	  /* the first ~200 characters of text */
 	bool has_attachments;
 };
 void store_msg_clear(struct store_msg *m);
@@ -330,7 +327,7 @@ void store_msg_list_free(struct store_msg **msgs, size_t count);
 struct store_changes {
 	struct store_msg *changed; /* BASIC fields only, ascending UID */
 	size_t changed_count;
-	uint32_t *expunged;        /* ascending */
+	uint32_t *expunged; /* ascending */
 	size_t expunged_count;
 	uint64_t highestmodseq;
 };
@@ -369,40 +366,40 @@ int store_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uid
 /* ---- New mail: delivery, APPEND, queue hand-off ----------------------- */
 
 struct store_delivery_rcpt {
-	int64_t user_id;         /* > 0: local delivery */
-	int64_t mailbox_id;      /* 0 = the user's INBOX */
-	const char *prefix;      /* header lines prepended for this recipient only
-				  * (Delivered-To:), CRLF-terminated, or NULL */
-	uint32_t flags;          /* initial flags (IMAP APPEND), usually 0 */
-	const char *keywords;    /* initial keywords, or NULL */
+	int64_t user_id;      /* > 0: local delivery */
+	int64_t mailbox_id;   /* 0 = the user's INBOX */
+	const char *prefix;   /* header lines prepended for this recipient only
+			       * (Delivered-To:), CRLF-terminated, or NULL */
+	uint32_t flags;	      /* initial flags (IMAP APPEND), usually 0 */
+	const char *keywords; /* initial keywords, or NULL */
 	/* The quota was checked when the recipient was accepted (SMTP RCPT):
 	 * a user under quota may then go over it by this message, up to 10%
 	 * of the quota (Dovecot's quota_grace), rather than the sender learning
 	 * of it only after DATA, when one reply covers every recipient. */
 	bool quota_grace;
 	/* Filled on completion: */
-	int result;              /* 0 stored, -1 failed (see error) */
-	const char *error;       /* static text when result is -1 */
-	bool over_quota;         /* failed because of the user's quota */
+	int result;	   /* 0 stored, -1 failed (see error) */
+	const char *error; /* static text when result is -1 */
+	bool over_quota;   /* failed because of the user's quota */
 	uint32_t uidvalidity;
 	uint32_t uid;
-	int64_t msg_id;          /* store_msg.id of the new message */
+	int64_t msg_id; /* store_msg.id of the new message */
 };
 
 struct store_delivery {
-	const char *data;        /* the message: trace headers already prepended */
+	const char *data; /* the message: trace headers already prepended */
 	size_t len;
-	time_t internaldate;     /* 0 = now */
+	time_t internaldate; /* 0 = now */
 	/* Outbound queue hand-off, in the same transaction as local delivery. */
-	const char *mail_from;   /* envelope sender, "" for <> */
+	const char *mail_from; /* envelope sender, "" for <> */
 	const char *const *remote_rcpts;
 	size_t remote_count;
-	int64_t queue_user_id;   /* the authenticated sender, 0 if none */
+	int64_t queue_user_id; /* the authenticated sender, 0 if none */
 	struct store_delivery_rcpt *rcpts;
 	size_t rcpt_count;
 	/* Filled on completion: */
-	int64_t queue_id;        /* > 0 when remote recipients were queued */
-	const char *error;       /* human message when the whole delivery failed */
+	int64_t queue_id;  /* > 0 when remote recipients were queued */
+	const char *error; /* human message when the whole delivery failed */
 };
 
 /* Each local recipient is stored on its own (prefix + data, its own UID)
@@ -432,11 +429,11 @@ int store_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const 
 /* ---- Full-text search ------------------------------------------------- */
 
 enum store_search_field {
-	STORE_SEARCH_TEXT,    /* headers and body */
-	STORE_SEARCH_BODY,    /* body text only */
+	STORE_SEARCH_TEXT, /* headers and body */
+	STORE_SEARCH_BODY, /* body text only */
 	STORE_SEARCH_SUBJECT,
 	STORE_SEARCH_FROM,
-	STORE_SEARCH_TO,      /* To and Cc */
+	STORE_SEARCH_TO, /* To and Cc */
 };
 /* UIDs (ascending) of the messages of a mailbox whose decoded text contains
  * every word of query (case-insensitive, accents folded). The index holds
@@ -493,13 +490,13 @@ struct store_queue_rcpt {
 	enum store_queue_state state;
 	int attempts;
 	time_t next_attempt;
-	char *last_error;     /* the last reply or reason, or NULL */
+	char *last_error; /* the last reply or reason, or NULL */
 };
 
 struct store_queue_entry {
 	int64_t id;
 	char *mail_from;
-	int64_t user_id;      /* authenticated sender or 0 */
+	int64_t user_id; /* authenticated sender or 0 */
 	time_t created;
 	uint64_t size;
 	struct store_queue_rcpt *rcpts;
@@ -570,8 +567,8 @@ int store_user_setting_set(struct store *st, int64_t user_id, const char *key, c
 /* People a user wrote to, for address completion. */
 struct store_contact {
 	char *address;
-	char *name;      /* display name last used, "" if none */
-	uint32_t uses;   /* how many messages went to it */
+	char *name;    /* display name last used, "" if none */
+	uint32_t uses; /* how many messages went to it */
 	time_t last_used;
 };
 /* Records one more message to address (canonical or as written; name may be

@@ -26,13 +26,13 @@ struct store_notice {
 /* The part common to every backend. */
 struct store {
 	const struct store_ops *ops;
-	struct event_base *base;     /* NULL until store_attach_loop */
+	struct event_base *base; /* NULL until store_attach_loop */
 	bool read_only;
-	char error[512];             /* the last error message */
+	char error[512]; /* the last error message */
 	/* Change watchers and the notices waiting for the deferred event. */
 	struct store_watch *watches;
-	unsigned dispatching;        /* > 0 while watchers are being called */
-	bool watches_dead;           /* a watch was removed during dispatch */
+	unsigned dispatching; /* > 0 while watchers are being called */
+	bool watches_dead;    /* a watch was removed during dispatch */
 	struct store_notice *notices;
 	size_t notice_count, notice_cap;
 	struct event *notice_ev;
@@ -42,7 +42,7 @@ struct store {
 };
 
 struct store_msg_iter {
-	struct store *st;            /* the backend allocates the rest */
+	struct store *st; /* the backend allocates the rest */
 };
 
 struct store_ops {
@@ -65,7 +65,8 @@ struct store_ops {
 	int (*user_set_password)(struct store *st, const char *address, const char *password_hash,
 				 const char *scram, const char **error_r);
 	int (*user_set_quota)(struct store *st, const char *address, uint64_t quota, const char **error_r);
-	int (*user_set_display_name)(struct store *st, int64_t user_id, const char *name, const char **error_r);
+	int (*user_set_display_name)(struct store *st, int64_t user_id, const char *name,
+				     const char **error_r);
 	int (*user_get)(struct store *st, const char *address, struct store_user *u, const char **error_r);
 	int (*user_get_by_id)(struct store *st, int64_t id, struct store_user *u, const char **error_r);
 	int (*user_list)(struct store *st, const char *domain, struct store_user **users_r, size_t *count_r,
@@ -76,14 +77,14 @@ struct store_ops {
 	int (*alias_add)(struct store *st, const char *source, const char *domain, const char *target,
 			 const char **error_r);
 	int (*alias_remove)(struct store *st, const char *source, const char *target, const char **error_r);
-	int (*alias_list)(struct store *st, const char *domain, struct store_alias **aliases_r, size_t *count_r,
-			  const char **error_r);
+	int (*alias_list)(struct store *st, const char *domain, struct store_alias **aliases_r,
+			  size_t *count_r, const char **error_r);
 	/* The targets of a canonical source (NULL-terminated, store_strv_free),
 	 * or NULL in *targets_r when source is no alias. 0 or -1. */
 	int (*alias_targets)(struct store *st, const char *source, char ***targets_r, const char **error_r);
 
-	int (*mailbox_list)(struct store *st, int64_t user_id, struct store_mailbox **boxes_r, size_t *count_r,
-			    const char **error_r);
+	int (*mailbox_list)(struct store *st, int64_t user_id, struct store_mailbox **boxes_r,
+			    size_t *count_r, const char **error_r);
 	int (*mailbox_get)(struct store *st, int64_t user_id, const char *name, struct store_mailbox *mb,
 			   const char **error_r);
 	int (*mailbox_get_by_id)(struct store *st, int64_t mailbox_id, struct store_mailbox *mb,
@@ -97,7 +98,8 @@ struct store_ops {
 			      const char **error_r);
 	int (*mailbox_subscribe)(struct store *st, int64_t user_id, const char *name, bool subscribe,
 				 const char **error_r);
-	int (*mailbox_subscriptions)(struct store *st, int64_t user_id, char ***names_r, const char **error_r);
+	int (*mailbox_subscriptions)(struct store *st, int64_t user_id, char ***names_r,
+				     const char **error_r);
 	int (*mailbox_take_recent)(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r,
 				   const char **error_r);
 	int (*mailbox_uids)(struct store *st, int64_t mailbox_id, uint32_t **uids_r, size_t *count_r,
@@ -107,8 +109,8 @@ struct store_ops {
 					       uint32_t uid_max, unsigned fields);
 	int (*msg_iter_next)(struct store_msg_iter *it, struct store_msg *m);
 	int (*msg_iter_free)(struct store_msg_iter *it, const char **error_r);
-	int (*msg_get)(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned fields, struct store_msg *m,
-		       const char **error_r);
+	int (*msg_get)(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned fields,
+		       struct store_msg *m, const char **error_r);
 	int (*msg_read)(struct store *st, int64_t msg_id, char **data_r, size_t *len_r, const char **error_r);
 	int (*msg_page)(struct store *st, int64_t mailbox_id, bool ascending, size_t offset, size_t limit,
 			struct store_msg **msgs_r, size_t *count_r, uint32_t *total_r, const char **error_r);
@@ -139,8 +141,10 @@ struct store_ops {
 	int (*queue_due)(struct store *st, time_t now, size_t limit, struct store_queue_entry **entries_r,
 			 size_t *count_r, const char **error_r);
 	int (*queue_next_attempt)(struct store *st, time_t *when_r, const char **error_r);
-	int (*queue_get)(struct store *st, int64_t queue_id, struct store_queue_entry *e, const char **error_r);
-	int (*queue_read)(struct store *st, int64_t queue_id, char **data_r, size_t *len_r, const char **error_r);
+	int (*queue_get)(struct store *st, int64_t queue_id, struct store_queue_entry *e,
+			 const char **error_r);
+	int (*queue_read)(struct store *st, int64_t queue_id, char **data_r, size_t *len_r,
+			  const char **error_r);
 	int (*queue_remove)(struct store *st, int64_t queue_id, const char **error_r);
 	int (*queue_flush)(struct store *st, int64_t queue_id, const char **error_r);
 	int (*queue_rcpt_update)(struct store *st, int64_t rcpt_id, enum store_queue_state state,
@@ -165,7 +169,7 @@ extern const struct store_ops store_sqlite_ops;
 /* Formats a message into st->error and points *error_r at it (error_r may
  * be NULL). Always returns -1, so `return store_error(...)` reads well. */
 int store_error(struct store *st, const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Records that a change to (user_id, mailbox_id) was committed; watchers
  * run later from the event loop. Loop thread only; a no-op without a loop. */

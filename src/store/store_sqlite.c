@@ -40,141 +40,141 @@
 /* ---- Schema ------------------------------------------------------------ */
 
 static const char *const schema_v1[] = {
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
-	"INSERT INTO meta(key, value) VALUES('msg_id', 0)",
-	"CREATE TABLE domains("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" created INTEGER NOT NULL)",
-	"CREATE TABLE users("
-	" id INTEGER PRIMARY KEY,"
-	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	" address TEXT NOT NULL UNIQUE,"
-	" password_hash TEXT NOT NULL,"
-	" scram TEXT,"
-	" display_name TEXT NOT NULL DEFAULT '',"
-	" quota_bytes INTEGER NOT NULL DEFAULT 0,"
-	" used_bytes INTEGER NOT NULL DEFAULT 0,"
-	" last_uidvalidity INTEGER NOT NULL DEFAULT 0,"
-	" created INTEGER NOT NULL)",
-	"CREATE INDEX users_domain ON users(domain_id)",
-	"CREATE TABLE aliases("
-	" id INTEGER PRIMARY KEY,"
-	" domain_id INTEGER NOT NULL REFERENCES domains(id),"
-	" source TEXT NOT NULL,"
-	" target TEXT NOT NULL,"
-	" UNIQUE(source, target))",
-	"CREATE INDEX aliases_domain ON aliases(domain_id)",
-	"CREATE TABLE mailboxes("
-	" id INTEGER PRIMARY KEY,"
-	" user_id INTEGER NOT NULL REFERENCES users(id),"
-	" name TEXT NOT NULL,"
-	" special_use INTEGER NOT NULL DEFAULT 0,"
-	" uidvalidity INTEGER NOT NULL,"
-	" uidnext INTEGER NOT NULL DEFAULT 1,"
-	" highestmodseq INTEGER NOT NULL DEFAULT 1,"
-	" first_recent_uid INTEGER NOT NULL DEFAULT 1,"
-	" messages INTEGER NOT NULL DEFAULT 0,"
-	" unseen INTEGER NOT NULL DEFAULT 0,"
-	" recent INTEGER NOT NULL DEFAULT 0,"
-	" deleted INTEGER NOT NULL DEFAULT 0,"
-	" size INTEGER NOT NULL DEFAULT 0,"
-	" keywords TEXT NOT NULL DEFAULT '',"
-	" UNIQUE(user_id, name))",
-	"CREATE TABLE subscriptions("
-	" user_id INTEGER NOT NULL REFERENCES users(id),"
-	" name TEXT NOT NULL,"
-	" PRIMARY KEY(user_id, name)) WITHOUT ROWID",
-	"CREATE TABLE contents("
-	" id INTEGER PRIMARY KEY,"
-	" refs INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" envelope TEXT, body TEXT, bodystructure TEXT,"
-	" subject TEXT, from_disp TEXT, from_addr TEXT, to_disp TEXT, to_addr TEXT, cc TEXT,"
-	" message_id TEXT, in_reply_to TEXT, refs_hdr TEXT, snippet TEXT,"
-	" has_attachments INTEGER NOT NULL DEFAULT 0)",
-	"CREATE TABLE blobs("
-	" id INTEGER PRIMARY KEY REFERENCES contents(id),"
-	" data BLOB NOT NULL)",
-	"CREATE TABLE msgs("
-	" mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
-	" uid INTEGER NOT NULL,"
-	" id INTEGER NOT NULL UNIQUE,"
-	" modseq INTEGER NOT NULL,"
-	" flags INTEGER NOT NULL,"
-	" keywords TEXT,"
-	" internaldate INTEGER NOT NULL,"
-	" size INTEGER NOT NULL,"
-	" sent_date INTEGER NOT NULL,"
-	" content_id INTEGER NOT NULL REFERENCES contents(id),"
-	" PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID",
-	"CREATE INDEX msgs_date ON msgs(mailbox_id, sent_date)",
-	"CREATE INDEX msgs_modseq ON msgs(mailbox_id, modseq)",
-	"CREATE INDEX msgs_content ON msgs(content_id)",
-	"CREATE TABLE expunged("
-	" mailbox_id INTEGER NOT NULL,"
-	" modseq INTEGER NOT NULL,"
-	" uid INTEGER NOT NULL,"
-	" PRIMARY KEY(mailbox_id, modseq, uid)) WITHOUT ROWID",
-	/* The index keeps no copy of the text: its source is this view over
-	 * the cached headers and the zlib-compressed body text (a third of
-	 * the size), read again only to delete a row's postings. */
-	"CREATE TABLE fts_text("
-	" id INTEGER PRIMARY KEY REFERENCES contents(id),"
-	" body_len INTEGER NOT NULL,"
-	" body_z BLOB NOT NULL)",
-	"CREATE VIEW fts_src AS SELECT c.id AS id, coalesce(c.subject, '') AS subj,"
-	" coalesce(c.from_disp, '') AS sender, coalesce(c.to_disp, '') || ' ' || coalesce(c.cc, '') AS rcpt,"
-	" posthorn_unz(t.body_z, t.body_len) AS body FROM contents c JOIN fts_text t ON t.id = c.id",
-	"CREATE VIRTUAL TABLE fts USING fts5(subj, sender, rcpt, body, content = 'fts_src', content_rowid = 'id',"
-	" tokenize = 'unicode61 remove_diacritics 2')",
-	/* Fewer, larger merges: +20-40% insert speed, queries as fast. */
-	"INSERT INTO fts(fts, rank) VALUES('automerge', 8)",
-	"CREATE TABLE fts_pending(content_id INTEGER PRIMARY KEY REFERENCES contents(id))",
-	"CREATE TABLE queue("
-	" id INTEGER PRIMARY KEY,"
-	" mail_from TEXT NOT NULL,"
-	" user_id INTEGER NOT NULL DEFAULT 0,"
-	" created INTEGER NOT NULL,"
-	" size INTEGER NOT NULL)",
-	"CREATE TABLE queue_data("
-	" id INTEGER PRIMARY KEY REFERENCES queue(id),"
-	" data BLOB NOT NULL)",
-	"CREATE TABLE queue_rcpts("
-	" id INTEGER PRIMARY KEY,"
-	" queue_id INTEGER NOT NULL REFERENCES queue(id),"
-	" address TEXT NOT NULL,"
-	" state INTEGER NOT NULL DEFAULT 0,"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" next_attempt INTEGER NOT NULL,"
-	" last_error TEXT)",
-	"CREATE INDEX queue_rcpts_queue ON queue_rcpts(queue_id)",
-	"CREATE INDEX queue_rcpts_due ON queue_rcpts(state, next_attempt)",
-	NULL,
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
+    "INSERT INTO meta(key, value) VALUES('msg_id', 0)",
+    "CREATE TABLE domains("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " created INTEGER NOT NULL)",
+    "CREATE TABLE users("
+    " id INTEGER PRIMARY KEY,"
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " address TEXT NOT NULL UNIQUE,"
+    " password_hash TEXT NOT NULL,"
+    " scram TEXT,"
+    " display_name TEXT NOT NULL DEFAULT '',"
+    " quota_bytes INTEGER NOT NULL DEFAULT 0,"
+    " used_bytes INTEGER NOT NULL DEFAULT 0,"
+    " last_uidvalidity INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL)",
+    "CREATE INDEX users_domain ON users(domain_id)",
+    "CREATE TABLE aliases("
+    " id INTEGER PRIMARY KEY,"
+    " domain_id INTEGER NOT NULL REFERENCES domains(id),"
+    " source TEXT NOT NULL,"
+    " target TEXT NOT NULL,"
+    " UNIQUE(source, target))",
+    "CREATE INDEX aliases_domain ON aliases(domain_id)",
+    "CREATE TABLE mailboxes("
+    " id INTEGER PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " name TEXT NOT NULL,"
+    " special_use INTEGER NOT NULL DEFAULT 0,"
+    " uidvalidity INTEGER NOT NULL,"
+    " uidnext INTEGER NOT NULL DEFAULT 1,"
+    " highestmodseq INTEGER NOT NULL DEFAULT 1,"
+    " first_recent_uid INTEGER NOT NULL DEFAULT 1,"
+    " messages INTEGER NOT NULL DEFAULT 0,"
+    " unseen INTEGER NOT NULL DEFAULT 0,"
+    " recent INTEGER NOT NULL DEFAULT 0,"
+    " deleted INTEGER NOT NULL DEFAULT 0,"
+    " size INTEGER NOT NULL DEFAULT 0,"
+    " keywords TEXT NOT NULL DEFAULT '',"
+    " UNIQUE(user_id, name))",
+    "CREATE TABLE subscriptions("
+    " user_id INTEGER NOT NULL REFERENCES users(id),"
+    " name TEXT NOT NULL,"
+    " PRIMARY KEY(user_id, name)) WITHOUT ROWID",
+    "CREATE TABLE contents("
+    " id INTEGER PRIMARY KEY,"
+    " refs INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " envelope TEXT, body TEXT, bodystructure TEXT,"
+    " subject TEXT, from_disp TEXT, from_addr TEXT, to_disp TEXT, to_addr TEXT, cc TEXT,"
+    " message_id TEXT, in_reply_to TEXT, refs_hdr TEXT, snippet TEXT,"
+    " has_attachments INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE blobs("
+    " id INTEGER PRIMARY KEY REFERENCES contents(id),"
+    " data BLOB NOT NULL)",
+    "CREATE TABLE msgs("
+    " mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),"
+    " uid INTEGER NOT NULL,"
+    " id INTEGER NOT NULL UNIQUE,"
+    " modseq INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL,"
+    " keywords TEXT,"
+    " internaldate INTEGER NOT NULL,"
+    " size INTEGER NOT NULL,"
+    " sent_date INTEGER NOT NULL,"
+    " content_id INTEGER NOT NULL REFERENCES contents(id),"
+    " PRIMARY KEY(mailbox_id, uid)) WITHOUT ROWID",
+    "CREATE INDEX msgs_date ON msgs(mailbox_id, sent_date)",
+    "CREATE INDEX msgs_modseq ON msgs(mailbox_id, modseq)",
+    "CREATE INDEX msgs_content ON msgs(content_id)",
+    "CREATE TABLE expunged("
+    " mailbox_id INTEGER NOT NULL,"
+    " modseq INTEGER NOT NULL,"
+    " uid INTEGER NOT NULL,"
+    " PRIMARY KEY(mailbox_id, modseq, uid)) WITHOUT ROWID",
+    /* The index keeps no copy of the text: its source is this view over
+     * the cached headers and the zlib-compressed body text (a third of
+     * the size), read again only to delete a row's postings. */
+    "CREATE TABLE fts_text("
+    " id INTEGER PRIMARY KEY REFERENCES contents(id),"
+    " body_len INTEGER NOT NULL,"
+    " body_z BLOB NOT NULL)",
+    "CREATE VIEW fts_src AS SELECT c.id AS id, coalesce(c.subject, '') AS subj,"
+    " coalesce(c.from_disp, '') AS sender, coalesce(c.to_disp, '') || ' ' || coalesce(c.cc, '') AS rcpt,"
+    " posthorn_unz(t.body_z, t.body_len) AS body FROM contents c JOIN fts_text t ON t.id = c.id",
+    "CREATE VIRTUAL TABLE fts USING fts5(subj, sender, rcpt, body, content = 'fts_src', content_rowid = 'id',"
+    " tokenize = 'unicode61 remove_diacritics 2')",
+    /* Fewer, larger merges: +20-40% insert speed, queries as fast. */
+    "INSERT INTO fts(fts, rank) VALUES('automerge', 8)",
+    "CREATE TABLE fts_pending(content_id INTEGER PRIMARY KEY REFERENCES contents(id))",
+    "CREATE TABLE queue("
+    " id INTEGER PRIMARY KEY,"
+    " mail_from TEXT NOT NULL,"
+    " user_id INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL,"
+    " size INTEGER NOT NULL)",
+    "CREATE TABLE queue_data("
+    " id INTEGER PRIMARY KEY REFERENCES queue(id),"
+    " data BLOB NOT NULL)",
+    "CREATE TABLE queue_rcpts("
+    " id INTEGER PRIMARY KEY,"
+    " queue_id INTEGER NOT NULL REFERENCES queue(id),"
+    " address TEXT NOT NULL,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL,"
+    " last_error TEXT)",
+    "CREATE INDEX queue_rcpts_queue ON queue_rcpts(queue_id)",
+    "CREATE INDEX queue_rcpts_due ON queue_rcpts(state, next_attempt)",
+    NULL,
 };
 
 /* v2: per-entry flags of the outbound queue (a delay notice was sent). */
 static const char *const schema_v2[] = {
-	"ALTER TABLE queue ADD COLUMN flags INTEGER NOT NULL DEFAULT 0",
-	NULL,
+    "ALTER TABLE queue ADD COLUMN flags INTEGER NOT NULL DEFAULT 0",
+    NULL,
 };
 
 /* migrations[v - 1] brings a database from version v - 1 to v. */
 /* The webmail's settings and correspondents (store_sqlite_web.c). */
 static const char *const schema_v3[] = {
-	"CREATE TABLE user_settings("
-	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	" key TEXT NOT NULL,"
-	" value TEXT NOT NULL,"
-	" PRIMARY KEY(user_id, key)) WITHOUT ROWID",
-	"CREATE TABLE contacts("
-	" user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
-	" address TEXT NOT NULL,"
-	" name TEXT NOT NULL DEFAULT '',"
-	" uses INTEGER NOT NULL DEFAULT 0,"
-	" last_used INTEGER NOT NULL DEFAULT 0,"
-	" PRIMARY KEY(user_id, address)) WITHOUT ROWID",
-	NULL,
+    "CREATE TABLE user_settings("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY(user_id, key)) WITHOUT ROWID",
+    "CREATE TABLE contacts("
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " address TEXT NOT NULL,"
+    " name TEXT NOT NULL DEFAULT '',"
+    " uses INTEGER NOT NULL DEFAULT 0,"
+    " last_used INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(user_id, address)) WITHOUT ROWID",
+    NULL,
 };
 static const char *const *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -275,8 +275,8 @@ sqlite3_stmt *sdb_prep(struct sdb *db, const char *sql)
 			return slot->stmt;
 		}
 		if (slot->sql == NULL) {
-			if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt, NULL) !=
-			    SQLITE_OK) {
+			if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot->stmt,
+					       NULL) != SQLITE_OK) {
 				sdb_sqlerr(db, sql);
 				slot->stmt = NULL;
 				return NULL;
@@ -528,7 +528,8 @@ int sq_mailbox_purge(struct sdb *db, int64_t mailbox_id, int64_t user_id)
 
 int sq_next_msg_id(struct sdb *db, int64_t *id_r)
 {
-	int r = sdb_i64(db, id_r, "UPDATE meta SET value = value + 1 WHERE key = 'msg_id' RETURNING value", "");
+	int r =
+	    sdb_i64(db, id_r, "UPDATE meta SET value = value + 1 WHERE key = 'msg_id' RETURNING value", "");
 	if (r == 0)
 		sdb_errf(db, "message id counter missing");
 	return r > 0 ? 0 : -1;
@@ -649,68 +650,68 @@ static void sq_close(struct store *st)
 }
 
 const struct store_ops store_sqlite_ops = {
-	.name = "sqlite",
-	.open = sq_open,
-	.close = sq_close,
-	.attach_loop = sq_attach_loop,
-	.domain_add = sq_domain_add,
-	.domain_remove = sq_domain_remove,
-	.domain_exists = sq_domain_exists,
-	.domain_list = sq_domain_list,
-	.user_add = sq_user_add,
-	.user_remove = sq_user_remove,
-	.user_set_password = sq_user_set_password,
-	.user_set_quota = sq_user_set_quota,
-	.user_set_display_name = sq_user_set_display_name,
-	.user_get = sq_user_get,
-	.user_get_by_id = sq_user_get_by_id,
-	.user_list = sq_user_list,
-	.user_lookup = sq_user_lookup,
-	.alias_add = sq_alias_add,
-	.alias_remove = sq_alias_remove,
-	.alias_list = sq_alias_list,
-	.alias_targets = sq_alias_targets,
-	.mailbox_list = sq_mailbox_list,
-	.mailbox_get = sq_mailbox_get,
-	.mailbox_get_by_id = sq_mailbox_get_by_id,
-	.mailbox_get_special = sq_mailbox_get_special,
-	.mailbox_create = sq_mailbox_create,
-	.mailbox_delete = sq_mailbox_delete,
-	.mailbox_rename = sq_mailbox_rename,
-	.mailbox_subscribe = sq_mailbox_subscribe,
-	.mailbox_subscriptions = sq_mailbox_subscriptions,
-	.mailbox_take_recent = sq_mailbox_take_recent,
-	.mailbox_uids = sq_mailbox_uids,
-	.msg_iter_new = sq_msg_iter_new,
-	.msg_iter_next = sq_msg_iter_next,
-	.msg_iter_free = sq_msg_iter_free,
-	.msg_get = sq_msg_get,
-	.msg_read = sq_msg_read,
-	.msg_page = sq_msg_page,
-	.changes_since = sq_changes_since,
-	.msg_set_flags = sq_msg_set_flags,
-	.msg_expunge = sq_msg_expunge,
-	.msg_copy = sq_msg_copy,
-	.deliver_async = sq_deliver_async,
-	.deliver = sq_deliver,
-	.quota_exceeded = sq_quota_exceeded,
-	.search = sq_search,
-	.search_index_flush = sq_search_index_flush,
-	.integrity_check = sq_integrity_check,
-	.queue_list = sq_queue_list,
-	.queue_due = sq_queue_due,
-	.queue_next_attempt = sq_queue_next_attempt,
-	.queue_get = sq_queue_get,
-	.queue_read = sq_queue_read,
-	.queue_remove = sq_queue_remove,
-	.queue_flush = sq_queue_flush,
-	.queue_rcpt_update = sq_queue_rcpt_update,
-	.queue_due_ids = sq_queue_due_ids,
-	.queue_flags = sq_queue_flags,
-	.queue_set_flags = sq_queue_set_flags,
-	.queue_mark_bounced = sq_queue_mark_bounced,
-	.user_setting_get = sq_user_setting_get,
-	.user_setting_set = sq_user_setting_set,
-	.contact_note = sq_contact_note,
-	.contact_search = sq_contact_search,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .attach_loop = sq_attach_loop,
+    .domain_add = sq_domain_add,
+    .domain_remove = sq_domain_remove,
+    .domain_exists = sq_domain_exists,
+    .domain_list = sq_domain_list,
+    .user_add = sq_user_add,
+    .user_remove = sq_user_remove,
+    .user_set_password = sq_user_set_password,
+    .user_set_quota = sq_user_set_quota,
+    .user_set_display_name = sq_user_set_display_name,
+    .user_get = sq_user_get,
+    .user_get_by_id = sq_user_get_by_id,
+    .user_list = sq_user_list,
+    .user_lookup = sq_user_lookup,
+    .alias_add = sq_alias_add,
+    .alias_remove = sq_alias_remove,
+    .alias_list = sq_alias_list,
+    .alias_targets = sq_alias_targets,
+    .mailbox_list = sq_mailbox_list,
+    .mailbox_get = sq_mailbox_get,
+    .mailbox_get_by_id = sq_mailbox_get_by_id,
+    .mailbox_get_special = sq_mailbox_get_special,
+    .mailbox_create = sq_mailbox_create,
+    .mailbox_delete = sq_mailbox_delete,
+    .mailbox_rename = sq_mailbox_rename,
+    .mailbox_subscribe = sq_mailbox_subscribe,
+    .mailbox_subscriptions = sq_mailbox_subscriptions,
+    .mailbox_take_recent = sq_mailbox_take_recent,
+    .mailbox_uids = sq_mailbox_uids,
+    .msg_iter_new = sq_msg_iter_new,
+    .msg_iter_next = sq_msg_iter_next,
+    .msg_iter_free = sq_msg_iter_free,
+    .msg_get = sq_msg_get,
+    .msg_read = sq_msg_read,
+    .msg_page = sq_msg_page,
+    .changes_since = sq_changes_since,
+    .msg_set_flags = sq_msg_set_flags,
+    .msg_expunge = sq_msg_expunge,
+    .msg_copy = sq_msg_copy,
+    .deliver_async = sq_deliver_async,
+    .deliver = sq_deliver,
+    .quota_exceeded = sq_quota_exceeded,
+    .search = sq_search,
+    .search_index_flush = sq_search_index_flush,
+    .integrity_check = sq_integrity_check,
+    .queue_list = sq_queue_list,
+    .queue_due = sq_queue_due,
+    .queue_next_attempt = sq_queue_next_attempt,
+    .queue_get = sq_queue_get,
+    .queue_read = sq_queue_read,
+    .queue_remove = sq_queue_remove,
+    .queue_flush = sq_queue_flush,
+    .queue_rcpt_update = sq_queue_rcpt_update,
+    .queue_due_ids = sq_queue_due_ids,
+    .queue_flags = sq_queue_flags,
+    .queue_set_flags = sq_queue_set_flags,
+    .queue_mark_bounced = sq_queue_mark_bounced,
+    .user_setting_get = sq_user_setting_get,
+    .user_setting_set = sq_user_setting_set,
+    .contact_note = sq_contact_note,
+    .contact_search = sq_contact_search,
 };

@@ -24,8 +24,8 @@
 #include "store/store_private.h"
 
 #define SDB_SLOTS 512
-#define SDB_BUSY_MS 10000  /* how long a writer waits for another (the CLI) */
-#define SQ_ICONN_KEEP 4    /* idle iterator connections kept open */
+#define SDB_BUSY_MS 10000 /* how long a writer waits for another (the CLI) */
+#define SQ_ICONN_KEEP 4	  /* idle iterator connections kept open */
 
 struct sdb {
 	sqlite3 *h;
@@ -33,16 +33,16 @@ struct sdb {
 		const char *sql;
 		sqlite3_stmt *stmt;
 	} slots[SDB_SLOTS];
-	bool full_sync;   /* synchronous=FULL right now */
-	char err[512];    /* the last error of this connection */
+	bool full_sync; /* synchronous=FULL right now */
+	char err[512];	/* the last error of this connection */
 };
 
 struct sq_job;
 
 struct sq_store {
-	struct store st;          /* first: store.c frees st */
+	struct store st; /* first: store.c frees st */
 	char *path;
-	struct sdb db;            /* the owner thread's connection */
+	struct sdb db; /* the owner thread's connection */
 	/* Each open iterator reads on a connection of its own, so that its
 	 * snapshot never gets in the way of a write on db (which could not
 	 * start from an old snapshot), never ends with one of db's
@@ -56,10 +56,10 @@ struct sq_store {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct sq_job *pending, **pending_tail; /* submitted, not yet taken (mu) */
-	struct sq_job *done, **done_tail;       /* committed, callback not yet run (mu) */
-	bool stop;                /* (mu) */
-	bool loop_wrote;          /* (mu) db wrote since the writer's last checkpoint */
-	int wake_fd;              /* eventfd: the writer -> the loop */
+	struct sq_job *done, **done_tail;	/* committed, callback not yet run (mu) */
+	bool stop;				/* (mu) */
+	bool loop_wrote;			/* (mu) db wrote since the writer's last checkpoint */
+	int wake_fd;				/* eventfd: the writer -> the loop */
 	struct event *wake_ev;
 };
 
@@ -154,13 +154,15 @@ int sq_mailbox_list(struct store *st, int64_t user_id, struct store_mailbox **bo
 		    const char **error_r);
 int sq_mailbox_get(struct store *st, int64_t user_id, const char *name, struct store_mailbox *mb,
 		   const char **error_r);
-int sq_mailbox_get_by_id(struct store *st, int64_t mailbox_id, struct store_mailbox *mb, const char **error_r);
+int sq_mailbox_get_by_id(struct store *st, int64_t mailbox_id, struct store_mailbox *mb,
+			 const char **error_r);
 int sq_mailbox_get_special(struct store *st, int64_t user_id, enum store_special_use use,
 			   struct store_mailbox *mb, const char **error_r);
 int sq_mailbox_create(struct store *st, int64_t user_id, const char *name, enum store_special_use use,
 		      const char **error_r);
 int sq_mailbox_delete(struct store *st, int64_t user_id, const char *name, const char **error_r);
-int sq_mailbox_rename(struct store *st, int64_t user_id, const char *from, const char *to, const char **error_r);
+int sq_mailbox_rename(struct store *st, int64_t user_id, const char *from, const char *to,
+		      const char **error_r);
 int sq_mailbox_subscribe(struct store *st, int64_t user_id, const char *name, bool subscribe,
 			 const char **error_r);
 int sq_mailbox_subscriptions(struct store *st, int64_t user_id, char ***names_r, const char **error_r);
@@ -169,8 +171,8 @@ int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first
 
 int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, size_t *count_r,
 		    const char **error_r);
-struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
-				       unsigned fields);
+struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uint32_t uid_min,
+				       uint32_t uid_max, unsigned fields);
 int sq_msg_iter_next(struct store_msg_iter *it, struct store_msg *m);
 int sq_msg_iter_free(struct store_msg_iter *it, const char **error_r);
 int sq_msg_get(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned fields, struct store_msg *m,
@@ -207,7 +209,8 @@ void sq_writer_stop(struct sq_store *s);
 void sq_deliver_async(struct store *st, struct store_delivery *d, store_delivery_cb *cb, void *ctx);
 int sq_deliver(struct store *st, struct store_delivery *d, const char **error_r);
 
-int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r, const char **error_r);
+int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r,
+		  const char **error_r);
 int sq_queue_due(struct store *st, time_t now, size_t limit, struct store_queue_entry **entries_r,
 		 size_t *count_r, const char **error_r);
 int sq_queue_next_attempt(struct store *st, time_t *when_r, const char **error_r);
@@ -224,10 +227,12 @@ int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const
 int sq_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r);
 
 /* store_sqlite_web.c */
-int sq_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r, const char **error_r);
+int sq_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r,
+			const char **error_r);
 int sq_user_setting_set(struct store *st, int64_t user_id, const char *key, const char *value,
 			const char **error_r);
-int sq_contact_note(struct store *st, int64_t user_id, const char *address, const char *name, const char **error_r);
+int sq_contact_note(struct store *st, int64_t user_id, const char *address, const char *name,
+		    const char **error_r);
 int sq_contact_search(struct store *st, int64_t user_id, const char *prefix, size_t limit,
 		      struct store_contact **contacts_r, size_t *count_r, const char **error_r);
 

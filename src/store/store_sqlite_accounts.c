@@ -17,8 +17,8 @@ static const struct {
 	const char *name;
 	enum store_special_use use;
 } default_mailboxes[] = {
-	{"INBOX", STORE_SPECIAL_NONE},   {"Sent", STORE_SPECIAL_SENT}, {"Drafts", STORE_SPECIAL_DRAFTS},
-	{"Trash", STORE_SPECIAL_TRASH},  {"Junk", STORE_SPECIAL_JUNK}, {"Archive", STORE_SPECIAL_ARCHIVE},
+    {"INBOX", STORE_SPECIAL_NONE},  {"Sent", STORE_SPECIAL_SENT}, {"Drafts", STORE_SPECIAL_DRAFTS},
+    {"Trash", STORE_SPECIAL_TRASH}, {"Junk", STORE_SPECIAL_JUNK}, {"Archive", STORE_SPECIAL_ARCHIVE},
 };
 
 /* ---- Domains ---------------------------------------------------------- */
@@ -40,7 +40,8 @@ int sq_domain_add(struct store *st, const char *domain, const char **error_r)
 		return store_error(st, error_r, "domain %s already exists", domain);
 	}
 	if (r < 0 ||
-	    sdb_do(&s->db, "INSERT INTO domains(name, created) VALUES(?, ?)", "si", domain, (int64_t)time(NULL)) < 0 ||
+	    sdb_do(&s->db, "INSERT INTO domains(name, created) VALUES(?, ?)", "si", domain,
+		   (int64_t)time(NULL)) < 0 ||
 	    sq_commit(s) < 0) {
 		sdb_rollback(&s->db);
 		return sq_fail(s, error_r, "domain add");
@@ -70,8 +71,8 @@ int sq_domain_remove(struct store *st, const char *domain, const char **error_r)
 		goto fail;
 	if (n > 0) {
 		sdb_rollback(&s->db);
-		return store_error(st, error_r, "domain %s still has %lld alias(es): remove them first", domain,
-				   (long long)n);
+		return store_error(st, error_r, "domain %s still has %lld alias(es): remove them first",
+				   domain, (long long)n);
 	}
 	if (sdb_do(&s->db, "DELETE FROM domains WHERE id = ?", "i", id) < 0 || sq_commit(s) < 0)
 		goto fail;
@@ -160,7 +161,8 @@ int sq_user_add(struct store *st, const char *address, const char *domain, const
 		goto fail;
 	uid = sqlite3_last_insert_rowid(db->h);
 	for (size_t i = 0; i < sizeof(default_mailboxes) / sizeof(default_mailboxes[0]); i++) {
-		if (sq_mailbox_insert(db, uid, default_mailboxes[i].name, default_mailboxes[i].use, NULL) < 0 ||
+		if (sq_mailbox_insert(db, uid, default_mailboxes[i].name, default_mailboxes[i].use, NULL) <
+			0 ||
 		    sdb_do(db, "INSERT INTO subscriptions(user_id, name) VALUES(?, ?)", "is", uid,
 			   default_mailboxes[i].name) < 0)
 			goto fail;
@@ -235,7 +237,8 @@ int sq_user_set_password(struct store *st, const char *address, const char *pass
 int sq_user_set_quota(struct store *st, const char *address, uint64_t quota, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	int r = sdb_do(&s->db, "UPDATE users SET quota_bytes = ? WHERE address = ?", "is", (int64_t)quota, address);
+	int r = sdb_do(&s->db, "UPDATE users SET quota_bytes = ? WHERE address = ?", "is", (int64_t)quota,
+		       address);
 	return user_update(s, r, address, error_r);
 }
 
@@ -279,26 +282,26 @@ static int user_one(struct sq_store *s, sqlite3_stmt *q, struct store_user *u, c
 int sq_user_get(struct store *st, const char *address, struct store_user *u, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	return user_one(s, sdb_q(&s->db, "SELECT " USER_COLS " FROM users WHERE address = ?", "s", address), u,
-			error_r);
+	return user_one(s, sdb_q(&s->db, "SELECT " USER_COLS " FROM users WHERE address = ?", "s", address),
+			u, error_r);
 }
 
 int sq_user_get_by_id(struct store *st, int64_t id, struct store_user *u, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	return user_one(s, sdb_q(&s->db, "SELECT " USER_COLS " FROM users WHERE id = ?", "i", id), u, error_r);
+	return user_one(s, sdb_q(&s->db, "SELECT " USER_COLS " FROM users WHERE id = ?", "i", id), u,
+			error_r);
 }
 
 int sq_user_list(struct store *st, const char *domain, struct store_user **users_r, size_t *count_r,
 		 const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q =
-		domain ? sdb_q(&s->db,
-			       "SELECT " USER_COLS " FROM users WHERE domain_id ="
-			       " (SELECT id FROM domains WHERE name = ?) ORDER BY address",
-			       "s", domain)
-		       : sdb_q(&s->db, "SELECT " USER_COLS " FROM users ORDER BY address", "");
+	sqlite3_stmt *q = domain ? sdb_q(&s->db,
+					 "SELECT " USER_COLS " FROM users WHERE domain_id ="
+					 " (SELECT id FROM domains WHERE name = ?) ORDER BY address",
+					 "s", domain)
+				 : sdb_q(&s->db, "SELECT " USER_COLS " FROM users ORDER BY address", "");
 	if (q == NULL)
 		return sq_fail(s, error_r, "user list");
 	struct store_user *v = NULL;
@@ -352,12 +355,13 @@ int sq_alias_add(struct store *st, const char *source, const char *domain, const
 	r = sdb_i64(db, &x, "SELECT id FROM users WHERE address = ?", "s", source);
 	if (r > 0) {
 		sdb_rollback(db);
-		return store_error(st, error_r, "%s is a user: an alias cannot have a user's address", source);
+		return store_error(st, error_r, "%s is a user: an alias cannot have a user's address",
+				   source);
 	}
 	if (r < 0)
 		goto fail;
-	r = sdb_i64(db, &x, "SELECT id FROM aliases WHERE source = ? AND target = ? COLLATE NOCASE", "ss", source,
-		    target);
+	r = sdb_i64(db, &x, "SELECT id FROM aliases WHERE source = ? AND target = ? COLLATE NOCASE", "ss",
+		    source, target);
 	if (r > 0) {
 		sdb_rollback(db);
 		return store_error(st, error_r, "alias %s -> %s already exists", source, target);
@@ -377,8 +381,8 @@ int sq_alias_remove(struct store *st, const char *source, const char *target, co
 {
 	struct sq_store *s = sq(st);
 	/* Targets match without regard to case, as people type them. */
-	int r = target ? sdb_do(&s->db, "DELETE FROM aliases WHERE source = ? AND target = ? COLLATE NOCASE", "ss",
-				source, target)
+	int r = target ? sdb_do(&s->db, "DELETE FROM aliases WHERE source = ? AND target = ? COLLATE NOCASE",
+				"ss", source, target)
 		       : sdb_do(&s->db, "DELETE FROM aliases WHERE source = ?", "s", source);
 	if (r < 0)
 		return sq_fail(s, error_r, "alias remove");
@@ -392,11 +396,12 @@ int sq_alias_list(struct store *st, const char *domain, struct store_alias **ali
 		  const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = domain ? sdb_q(&s->db,
-					 "SELECT source, target FROM aliases WHERE domain_id ="
-					 " (SELECT id FROM domains WHERE name = ?) ORDER BY source, target",
-					 "s", domain)
-				 : sdb_q(&s->db, "SELECT source, target FROM aliases ORDER BY source, target", "");
+	sqlite3_stmt *q =
+	    domain ? sdb_q(&s->db,
+			   "SELECT source, target FROM aliases WHERE domain_id ="
+			   " (SELECT id FROM domains WHERE name = ?) ORDER BY source, target",
+			   "s", domain)
+		   : sdb_q(&s->db, "SELECT source, target FROM aliases ORDER BY source, target", "");
 	if (q == NULL)
 		return sq_fail(s, error_r, "alias list");
 	struct store_alias *v = NULL;
@@ -424,7 +429,8 @@ int sq_alias_targets(struct store *st, const char *source, char ***targets_r, co
 {
 	struct sq_store *s = sq(st);
 	*targets_r = NULL;
-	sqlite3_stmt *q = sdb_q(&s->db, "SELECT target FROM aliases WHERE source = ? ORDER BY id", "s", source);
+	sqlite3_stmt *q =
+	    sdb_q(&s->db, "SELECT target FROM aliases WHERE source = ? ORDER BY id", "s", source);
 	char **v;
 	if (q == NULL || collect_strv(s, q, &v) < 0)
 		return sq_fail(s, error_r, "alias lookup");

@@ -58,12 +58,12 @@ struct sq_job {
 	store_delivery_cb *cb;
 	void *ctx;
 	time_t internaldate;
-	size_t rcpt_count;        /* d may be gone after the callback */
-	struct sq_prep *preps;    /* one per rcpt */
-	int64_t *users, *boxes;   /* where each rcpt went, for notices */
+	size_t rcpt_count;	/* d may be gone after the callback */
+	struct sq_prep *preps;	/* one per rcpt */
+	int64_t *users, *boxes; /* where each rcpt went, for notices */
 	int result;
 	bool prepared;
-	char error[640];  /* > "storage error: " + sizeof(sdb.err) */
+	char error[640]; /* > "storage error: " + sizeof(sdb.err) */
 };
 
 /* ---- Preparation (no database) ---------------------------------------- */
@@ -77,7 +77,8 @@ static char *steal_or_free(struct buf *b, int r)
 	return buf_steal(b, NULL);
 }
 
-static void prep_parse(struct sq_prep *p, const char *prefix, const char *data, size_t len, time_t internaldate)
+static void prep_parse(struct sq_prep *p, const char *prefix, const char *data, size_t len,
+		       time_t internaldate)
 {
 	size_t plen = prefix ? strlen(prefix) : 0;
 	char *joined = NULL;
@@ -166,29 +167,32 @@ static void job_free(struct sq_job *job)
 
 /* ---- Storing (inside the caller's transaction) ------------------------ */
 
-static int store_content(struct sdb *db, const struct sq_prep *p, const char *prefix, const char *data, size_t len,
-			 int64_t *content_id_r)
+static int store_content(struct sdb *db, const struct sq_prep *p, const char *prefix, const char *data,
+			 size_t len, int64_t *content_id_r)
 {
 	size_t plen = prefix ? strlen(prefix) : 0;
 	const struct mime_summary *sm = p->have_sum ? &p->sum : NULL;
 	if (sdb_do(db,
-		   "INSERT INTO contents(refs, size, envelope, body, bodystructure, subject, from_disp, from_addr,"
+		   "INSERT INTO contents(refs, size, envelope, body, bodystructure, subject, from_disp, "
+		   "from_addr,"
 		   " to_disp, to_addr, cc, message_id, in_reply_to, refs_hdr, snippet, has_attachments)"
 		   " VALUES(1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		   "isssssssssssssi", (int64_t)(plen + len), p->envelope, p->body, p->bodystructure,
-		   sm ? sm->subject : NULL, sm ? sm->from : NULL, sm ? sm->from_addr : NULL, sm ? sm->to : NULL,
-		   sm ? sm->to_addr : NULL, sm ? sm->cc : NULL, sm ? sm->message_id : NULL,
-		   sm ? sm->in_reply_to : NULL, sm ? sm->references : NULL, sm ? sm->snippet : NULL,
-		   (int64_t)(sm && sm->has_attachments)) < 0)
+		   sm ? sm->subject : NULL, sm ? sm->from : NULL, sm ? sm->from_addr : NULL,
+		   sm ? sm->to : NULL, sm ? sm->to_addr : NULL, sm ? sm->cc : NULL,
+		   sm ? sm->message_id : NULL, sm ? sm->in_reply_to : NULL, sm ? sm->references : NULL,
+		   sm ? sm->snippet : NULL, (int64_t)(sm && sm->has_attachments)) < 0)
 		return -1;
 	int64_t cid = sqlite3_last_insert_rowid(db->h);
 	if (plen == 0) {
-		if (sdb_do(db, "INSERT INTO blobs(id, data) VALUES(?, ?)", "ib", cid, (const void *)data, len) < 0)
+		if (sdb_do(db, "INSERT INTO blobs(id, data) VALUES(?, ?)", "ib", cid, (const void *)data,
+			   len) < 0)
 			return -1;
 	} else {
 		/* prefix + data without joining them in memory once more. */
 		sqlite3_blob *bl = NULL;
-		if (sdb_do(db, "INSERT INTO blobs(id, data) VALUES(?, ?)", "iz", cid, (int64_t)(plen + len)) < 0)
+		if (sdb_do(db, "INSERT INTO blobs(id, data) VALUES(?, ?)", "iz", cid, (int64_t)(plen + len)) <
+		    0)
 			return -1;
 		if (sqlite3_blob_open(db->h, "main", "blobs", "data", cid, 1, &bl) != SQLITE_OK ||
 		    sqlite3_blob_write(bl, prefix, (int)plen, 0) != SQLITE_OK ||
@@ -215,8 +219,8 @@ struct rcpt_box {
 	char *keywords;
 };
 
-#define RCPT_BOX_COLS                                                                           \
-	"SELECT m.id, m.user_id, m.uidnext, m.highestmodseq, m.uidvalidity, m.keywords, u.quota_bytes," \
+#define RCPT_BOX_COLS                                                                                        \
+	"SELECT m.id, m.user_id, m.uidnext, m.highestmodseq, m.uidvalidity, m.keywords, u.quota_bytes,"      \
 	" u.used_bytes FROM mailboxes m JOIN users u ON u.id = m.user_id"
 
 /* Checks one recipient: 1 deliverable (*b filled), 0 refused (rcpt error
@@ -291,19 +295,22 @@ static int store_rcpt(struct sdb *db, struct sq_job *job, size_t i)
 		r = sq_next_msg_id(db, &id);
 	if (r >= 0)
 		r = sdb_do(db,
-			   "INSERT INTO msgs(mailbox_id, uid, id, modseq, flags, keywords, internaldate, size, sent_date,"
+			   "INSERT INTO msgs(mailbox_id, uid, id, modseq, flags, keywords, internaldate, "
+			   "size, sent_date,"
 			   " content_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			   "iiiiisiiii", b.id, b.uid, id, b.modseq, (int64_t)flags, kw, (int64_t)job->internaldate,
-			   (int64_t)size, (int64_t)p->sent_date, p->content_id);
+			   "iiiiisiiii", b.id, b.uid, id, b.modseq, (int64_t)flags, kw,
+			   (int64_t)job->internaldate, (int64_t)size, (int64_t)p->sent_date, p->content_id);
 	if (r >= 0)
-		r = sdb_do(db,
-			   "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?, messages = messages + 1,"
-			   " unseen = unseen + ?, recent = recent + 1, deleted = deleted + ?, size = size + ?,"
-			   " keywords = coalesce(?, keywords) WHERE id = ?",
-			   "iiiiisi", b.uid + 1, b.modseq, (int64_t)!(flags & STORE_FLAG_SEEN),
-			   (int64_t)!!(flags & STORE_FLAG_DELETED), (int64_t)size, boxkw, b.id);
+		r = sdb_do(
+		    db,
+		    "UPDATE mailboxes SET uidnext = ?, highestmodseq = ?, messages = messages + 1,"
+		    " unseen = unseen + ?, recent = recent + 1, deleted = deleted + ?, size = size + ?,"
+		    " keywords = coalesce(?, keywords) WHERE id = ?",
+		    "iiiiisi", b.uid + 1, b.modseq, (int64_t) !(flags & STORE_FLAG_SEEN),
+		    (int64_t) !!(flags & STORE_FLAG_DELETED), (int64_t)size, boxkw, b.id);
 	if (r >= 0)
-		r = sdb_do(db, "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?", "ii", (int64_t)size, b.user);
+		r = sdb_do(db, "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?", "ii",
+			   (int64_t)size, b.user);
 	free(kw);
 	free(boxkw);
 	free(b.keywords);
@@ -320,15 +327,16 @@ static int store_rcpt(struct sdb *db, struct sq_job *job, size_t i)
 static int store_queue_entry(struct sdb *db, struct store_delivery *d)
 {
 	time_t now = time(NULL);
-	if (sdb_do(db, "INSERT INTO queue(mail_from, user_id, created, size) VALUES(?, ?, ?, ?)", "siii", d->mail_from,
-		   d->queue_user_id, (int64_t)now, (int64_t)d->len) < 0)
+	if (sdb_do(db, "INSERT INTO queue(mail_from, user_id, created, size) VALUES(?, ?, ?, ?)", "siii",
+		   d->mail_from, d->queue_user_id, (int64_t)now, (int64_t)d->len) < 0)
 		return -1;
 	int64_t qid = sqlite3_last_insert_rowid(db->h);
-	if (sdb_do(db, "INSERT INTO queue_data(id, data) VALUES(?, ?)", "ib", qid, (const void *)d->data, d->len) < 0)
+	if (sdb_do(db, "INSERT INTO queue_data(id, data) VALUES(?, ?)", "ib", qid, (const void *)d->data,
+		   d->len) < 0)
 		return -1;
 	for (size_t i = 0; i < d->remote_count; i++)
-		if (sdb_do(db, "INSERT INTO queue_rcpts(queue_id, address, next_attempt) VALUES(?, ?, ?)", "isi", qid,
-			   d->remote_rcpts[i], (int64_t)now) < 0)
+		if (sdb_do(db, "INSERT INTO queue_rcpts(queue_id, address, next_attempt) VALUES(?, ?, ?)",
+			   "isi", qid, d->remote_rcpts[i], (int64_t)now) < 0)
 			return -1;
 	d->queue_id = qid;
 	return 0;
@@ -364,7 +372,8 @@ static void job_store(struct sdb *db, struct sq_job *job)
 		stored++;
 	}
 	if (stored == 0) {
-		snprintf(job->error, sizeof(job->error), "%s", first_error ? first_error : "nothing to store");
+		snprintf(job->error, sizeof(job->error), "%s",
+			 first_error ? first_error : "nothing to store");
 		sdb_exec(db, "ROLLBACK TO job");
 		sdb_exec(db, "RELEASE job");
 		return;

@@ -94,8 +94,8 @@ static void query_tok_deinit(struct query_tok *qt)
 static int fts_query(struct query_tok *qt, const char *query, enum store_search_field field, struct buf *out)
 {
 	static const char *const cols[] = {
-		[STORE_SEARCH_TEXT] = NULL,     [STORE_SEARCH_BODY] = "body", [STORE_SEARCH_SUBJECT] = "subj",
-		[STORE_SEARCH_FROM] = "sender", [STORE_SEARCH_TO] = "rcpt",
+	    [STORE_SEARCH_TEXT] = NULL,	    [STORE_SEARCH_BODY] = "body", [STORE_SEARCH_SUBJECT] = "subj",
+	    [STORE_SEARCH_FROM] = "sender", [STORE_SEARCH_TO] = "rcpt",
 	};
 	const char *col = (unsigned)field < sizeof(cols) / sizeof(cols[0]) ? cols[field] : NULL;
 	int words = 0;
@@ -141,12 +141,13 @@ int sq_search(struct store *st, int64_t mailbox_id, enum store_search_field fiel
 	}
 	/* CROSS JOIN keeps the index lookup outermost: SQLite would otherwise
 	 * scan the mailbox and run the MATCH once per message. */
-	sqlite3_stmt *q = sdb_q(&s->db,
-				"SELECT m.uid FROM fts CROSS JOIN msgs m ON m.content_id = fts.rowid"
-				" WHERE fts MATCH ?1 AND m.mailbox_id = ?2"
-				" UNION SELECT m.uid FROM fts_pending p CROSS JOIN msgs m ON m.content_id = p.content_id"
-				" WHERE m.mailbox_id = ?2 ORDER BY 1",
-				"si", buf_cstr(&expr), mailbox_id);
+	sqlite3_stmt *q =
+	    sdb_q(&s->db,
+		  "SELECT m.uid FROM fts CROSS JOIN msgs m ON m.content_id = fts.rowid"
+		  " WHERE fts MATCH ?1 AND m.mailbox_id = ?2"
+		  " UNION SELECT m.uid FROM fts_pending p CROSS JOIN msgs m ON m.content_id = p.content_id"
+		  " WHERE m.mailbox_id = ?2 ORDER BY 1",
+		  "si", buf_cstr(&expr), mailbox_id);
 	if (q == NULL) {
 		buf_free(&expr);
 		return sq_fail(s, error_r, "search");
@@ -200,10 +201,10 @@ static void unz_func(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int sq_fts_register(sqlite3 *h)
 {
-	return sqlite3_create_function_v2(h, "posthorn_unz", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, unz_func,
-					  NULL, NULL, NULL) == SQLITE_OK
-		       ? 0
-		       : -1;
+	return sqlite3_create_function_v2(h, "posthorn_unz", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+					  unz_func, NULL, NULL, NULL) == SQLITE_OK
+		   ? 0
+		   : -1;
 }
 
 int sq_fts_remove(struct sdb *db, int64_t content_id)
@@ -221,9 +222,9 @@ int sq_fts_remove(struct sdb *db, int64_t content_id)
 
 struct ix_doc {
 	int64_t id;
-	char *text;       /* the body text */
+	char *text; /* the body text */
 	size_t len;
-	void *z;          /* compressed */
+	void *z; /* compressed */
 	size_t zlen;
 };
 
@@ -243,8 +244,8 @@ static int index_one(struct sdb *db, const struct ix_doc *d)
 	}
 	char *subj = sdb_text(q, 0), *sender = sdb_text(q, 1), *rcpt = sdb_text(q, 2);
 	sqlite3_reset(q);
-	q = sdb_q(db, "INSERT INTO fts(rowid, subj, sender, rcpt, body) VALUES(?, ?, ?, ?, ?)", "issss", d->id, subj,
-		  sender, rcpt, d->text);
+	q = sdb_q(db, "INSERT INTO fts(rowid, subj, sender, rcpt, body) VALUES(?, ?, ?, ?, ?)", "issss",
+		  d->id, subj, sender, rcpt, d->text);
 	r = q ? sdb_step(db, q) : -1;
 	free(subj);
 	free(sender);
@@ -255,10 +256,11 @@ static int index_one(struct sdb *db, const struct ix_doc *d)
 int sq_index_some(struct sdb *db, size_t max)
 {
 	/* Read and extract first, outside the write transaction. */
-	sqlite3_stmt *q = sdb_q(db,
-				"SELECT p.content_id, b.data FROM fts_pending p JOIN blobs b ON b.id = p.content_id"
-				" ORDER BY p.content_id LIMIT ?",
-				"i", (int64_t)max);
+	sqlite3_stmt *q =
+	    sdb_q(db,
+		  "SELECT p.content_id, b.data FROM fts_pending p JOIN blobs b ON b.id = p.content_id"
+		  " ORDER BY p.content_id LIMIT ?",
+		  "i", (int64_t)max);
 	if (q == NULL)
 		return -1;
 	struct ix_doc *docs = xcalloc(max ? max : 1, sizeof(*docs));
@@ -309,10 +311,13 @@ int sq_index_some(struct sdb *db, size_t max)
 			for (size_t i = 0; i < n && result > 0; i++) {
 				/* Still pending? (Expunged meanwhile, or indexed by
 				 * another process.) */
-				int k = sdb_do(db, "DELETE FROM fts_pending WHERE content_id = ?", "i", docs[i].id);
+				int k = sdb_do(db, "DELETE FROM fts_pending WHERE content_id = ?", "i",
+					       docs[i].id);
 				if (k > 0)
-					k = sdb_do(db, "INSERT INTO fts_text(id, body_len, body_z) VALUES(?, ?, ?)", "iib",
-						   docs[i].id, (int64_t)docs[i].len, (const void *)docs[i].z, docs[i].zlen);
+					k = sdb_do(
+					    db, "INSERT INTO fts_text(id, body_len, body_z) VALUES(?, ?, ?)",
+					    "iib", docs[i].id, (int64_t)docs[i].len, (const void *)docs[i].z,
+					    docs[i].zlen);
 				if (k > 0)
 					k = index_one(db, &docs[i]);
 				if (k < 0)

@@ -17,10 +17,10 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define MB_COLS                                                                                  \
-	"id, user_id, name, special_use, uidvalidity, uidnext, highestmodseq, first_recent_uid," \
-	" messages, unseen, recent, deleted, size, keywords,"                                    \
-	" EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = mailboxes.user_id"              \
+#define MB_COLS                                                                                              \
+	"id, user_id, name, special_use, uidvalidity, uidnext, highestmodseq, first_recent_uid,"             \
+	" messages, unseen, recent, deleted, size, keywords,"                                                \
+	" EXISTS(SELECT 1 FROM subscriptions s WHERE s.user_id = mailboxes.user_id"                          \
 	" AND s.name = mailboxes.name)"
 
 static void mb_row(sqlite3_stmt *q, struct store_mailbox *mb)
@@ -119,7 +119,8 @@ int sq_mailbox_get_special(struct store *st, int64_t user_id, enum store_special
 
 static int mb_id(struct sdb *db, int64_t user_id, const char *name, int64_t *id_r)
 {
-	return sdb_i64(db, id_r, "SELECT id FROM mailboxes WHERE user_id = ? AND name = ?", "is", user_id, name);
+	return sdb_i64(db, id_r, "SELECT id FROM mailboxes WHERE user_id = ? AND name = ?", "is", user_id,
+		       name);
 }
 
 /* Creates every missing parent of name (not name itself). */
@@ -128,7 +129,8 @@ static int create_parents(struct sdb *db, int64_t user_id, const char *name)
 	struct buf b;
 	buf_init(&b, strlen(name) + 1);
 	int r = 0;
-	for (const char *p = strchr(name, STORE_MAILBOX_SEP); p && r == 0; p = strchr(p + 1, STORE_MAILBOX_SEP)) {
+	for (const char *p = strchr(name, STORE_MAILBOX_SEP); p && r == 0;
+	     p = strchr(p + 1, STORE_MAILBOX_SEP)) {
 		buf_reset(&b);
 		buf_append(&b, name, (size_t)(p - name));
 		int64_t id;
@@ -161,8 +163,8 @@ int sq_mailbox_create(struct store *st, int64_t user_id, const char *name, enum 
 		sdb_rollback(db);
 		return store_error(st, error_r, "mailbox %s already exists", name);
 	}
-	if (r < 0 || create_parents(db, user_id, name) < 0 || sq_mailbox_insert(db, user_id, name, use, NULL) < 0 ||
-	    sq_commit(s) < 0) {
+	if (r < 0 || create_parents(db, user_id, name) < 0 ||
+	    sq_mailbox_insert(db, user_id, name, use, NULL) < 0 || sq_commit(s) < 0) {
 		sdb_rollback(db);
 		return sq_fail(s, error_r, "mailbox create");
 	}
@@ -195,18 +197,23 @@ int sq_mailbox_delete(struct store *st, int64_t user_id, const char *name, const
 static int rename_inbox(struct sdb *db, int64_t user_id, int64_t inbox, const char *to)
 {
 	int64_t nid, modseq;
-	if (create_parents(db, user_id, to) < 0 || sq_mailbox_insert(db, user_id, to, STORE_SPECIAL_NONE, &nid) < 0)
+	if (create_parents(db, user_id, to) < 0 ||
+	    sq_mailbox_insert(db, user_id, to, STORE_SPECIAL_NONE, &nid) < 0)
 		return -1;
-	if (sdb_i64(db, &modseq,
-		    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq",
-		    "i", inbox) <= 0)
+	if (sdb_i64(
+		db, &modseq,
+		"UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq",
+		"i", inbox) <= 0)
 		return -1;
 	if (sdb_do(db,
 		   "UPDATE mailboxes SET (uidnext, highestmodseq, first_recent_uid, messages, unseen, recent,"
-		   " deleted, size, keywords) = (SELECT uidnext, highestmodseq, first_recent_uid, messages, unseen,"
+		   " deleted, size, keywords) = (SELECT uidnext, highestmodseq, first_recent_uid, messages, "
+		   "unseen,"
 		   " recent, deleted, size, keywords FROM mailboxes WHERE id = ?) WHERE id = ?",
 		   "ii", inbox, nid) < 0 ||
-	    sdb_do(db, "INSERT INTO expunged(mailbox_id, modseq, uid) SELECT ?, ?, uid FROM msgs WHERE mailbox_id = ?",
+	    sdb_do(db,
+		   "INSERT INTO expunged(mailbox_id, modseq, uid) SELECT ?, ?, uid FROM msgs WHERE "
+		   "mailbox_id = ?",
 		   "iii", inbox, modseq, inbox) < 0 ||
 	    sdb_do(db, "UPDATE msgs SET mailbox_id = ? WHERE mailbox_id = ?", "ii", nid, inbox) < 0 ||
 	    sdb_do(db,
@@ -217,7 +224,8 @@ static int rename_inbox(struct sdb *db, int64_t user_id, int64_t inbox, const ch
 	return 0;
 }
 
-int sq_mailbox_rename(struct store *st, int64_t user_id, const char *from, const char *to, const char **error_r)
+int sq_mailbox_rename(struct store *st, int64_t user_id, const char *from, const char *to,
+		      const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
@@ -260,8 +268,10 @@ int sq_mailbox_rename(struct store *st, int64_t user_id, const char *from, const
 		   " WHERE user_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
 		   "iss", user_id, from, to) < 0 ||
 	    sdb_do(db,
-		   "DELETE FROM subscriptions WHERE user_id = ?1 AND name IN (SELECT ?3 || substr(name, length(?2) + 1)"
-		   " FROM subscriptions WHERE user_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/'))",
+		   "DELETE FROM subscriptions WHERE user_id = ?1 AND name IN (SELECT ?3 || substr(name, "
+		   "length(?2) + 1)"
+		   " FROM subscriptions WHERE user_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) "
+		   "= ?2 || '/'))",
 		   "iss", user_id, from, to) < 0 ||
 	    sdb_do(db,
 		   "UPDATE subscriptions SET name = ?3 || substr(name, length(?2) + 1)"
@@ -279,10 +289,10 @@ int sq_mailbox_subscribe(struct store *st, int64_t user_id, const char *name, bo
 			 const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	int r = subscribe ? sdb_do(&s->db, "INSERT OR IGNORE INTO subscriptions(user_id, name) VALUES(?, ?)", "is",
-				   user_id, name)
-			  : sdb_do(&s->db, "DELETE FROM subscriptions WHERE user_id = ? AND name = ?", "is", user_id,
-				   name);
+	int r = subscribe ? sdb_do(&s->db, "INSERT OR IGNORE INTO subscriptions(user_id, name) VALUES(?, ?)",
+				   "is", user_id, name)
+			  : sdb_do(&s->db, "DELETE FROM subscriptions WHERE user_id = ? AND name = ?", "is",
+				   user_id, name);
 	if (r < 0)
 		return sq_fail(s, error_r, "subscribe");
 	return 0;
@@ -291,7 +301,8 @@ int sq_mailbox_subscribe(struct store *st, int64_t user_id, const char *name, bo
 int sq_mailbox_subscriptions(struct store *st, int64_t user_id, char ***names_r, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = sdb_q(&s->db, "SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name", "i", user_id);
+	sqlite3_stmt *q =
+	    sdb_q(&s->db, "SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name", "i", user_id);
 	if (q == NULL)
 		return sq_fail(s, error_r, "subscriptions");
 	char **v = NULL;
@@ -329,8 +340,8 @@ int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first
 		return store_error(st, error_r, "no such mailbox");
 	}
 	if (r < 0 ||
-	    sdb_do(db, "UPDATE mailboxes SET first_recent_uid = uidnext, recent = 0 WHERE id = ?", "i", mailbox_id) <
-		    0 ||
+	    sdb_do(db, "UPDATE mailboxes SET first_recent_uid = uidnext, recent = 0 WHERE id = ?", "i",
+		   mailbox_id) < 0 ||
 	    sq_commit(s) < 0) {
 		sdb_rollback(db);
 		return sq_fail(s, error_r, "take recent");

@@ -16,9 +16,10 @@
 
 #include "util/mem.h"
 
-#define MSG_BASIC "m.id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.internaldate, m.size, m.sent_date"
+#define MSG_BASIC                                                                                            \
+	"m.id, m.mailbox_id, m.uid, m.modseq, m.flags, m.keywords, m.internaldate, m.size, m.sent_date"
 #define MSG_CACHE                                                                                            \
-	", c.envelope, c.body, c.bodystructure, c.subject, c.from_disp, c.from_addr, c.to_disp, c.to_addr," \
+	", c.envelope, c.body, c.bodystructure, c.subject, c.from_disp, c.from_addr, c.to_disp, c.to_addr,"  \
 	" c.cc, c.message_id, c.in_reply_to, c.refs_hdr, c.snippet, c.has_attachments"
 #define MSG_FROM_BASIC " FROM msgs m"
 #define MSG_FROM_CACHE " FROM msgs m JOIN contents c ON c.id = m.content_id"
@@ -72,8 +73,9 @@ int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, siz
 		sdb_read_end(db);
 		return store_error(st, error_r, "no such mailbox");
 	}
-	sqlite3_stmt *q = r < 0 ? NULL : sdb_q(db, "SELECT uid FROM msgs WHERE mailbox_id = ? ORDER BY uid", "i",
-					      mailbox_id);
+	sqlite3_stmt *q =
+	    r < 0 ? NULL
+		  : sdb_q(db, "SELECT uid FROM msgs WHERE mailbox_id = ? ORDER BY uid", "i", mailbox_id);
 	if (q == NULL) {
 		sdb_read_end(db);
 		return sq_fail(s, error_r, "mailbox uids");
@@ -99,15 +101,15 @@ int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, siz
 
 struct sq_iter {
 	struct store_msg_iter base;
-	struct sdb *conn;       /* its own connection (see struct sq_store) */
+	struct sdb *conn; /* its own connection (see struct sq_store) */
 	sqlite3_stmt *q;
 	unsigned fields;
 	struct store_msg *last; /* the caller's struct we filled last */
 	bool failed;
 };
 
-struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uint32_t uid_min, uint32_t uid_max,
-				       unsigned fields)
+struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uint32_t uid_min,
+				       uint32_t uid_max, unsigned fields)
 {
 	struct sq_store *s = sq(st);
 	struct sq_iter *it = xmalloc(sizeof(*it));
@@ -125,13 +127,14 @@ struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uin
 		}
 	}
 	const char *sql = fields == STORE_FIELD_BASIC
-				  ? "SELECT " MSG_BASIC MSG_FROM_BASIC
-				    " WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
-				  : "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE
-				    " WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid";
+			      ? "SELECT " MSG_BASIC MSG_FROM_BASIC
+				" WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
+			      : "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE
+				" WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid";
 	if (sqlite3_prepare_v2(it->conn->h, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_bind_int64(it->q, 1, mailbox_id) != SQLITE_OK ||
-	    sqlite3_bind_int64(it->q, 2, uid_min) != SQLITE_OK || sqlite3_bind_int64(it->q, 3, uid_max) != SQLITE_OK) {
+	    sqlite3_bind_int64(it->q, 2, uid_min) != SQLITE_OK ||
+	    sqlite3_bind_int64(it->q, 3, uid_max) != SQLITE_OK) {
 		sdb_errf(&s->db, "%s", sqlite3_errmsg(it->conn->h));
 		it->failed = true;
 	}
@@ -190,13 +193,13 @@ int sq_msg_get(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned fiel
 	       const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = fields == STORE_FIELD_BASIC
-				  ? sdb_q(&s->db, "SELECT " MSG_BASIC MSG_FROM_BASIC " WHERE m.mailbox_id = ? AND m.uid = ?",
-					  "ii", mailbox_id, (int64_t)uid)
-				  : sdb_q(&s->db,
-					  "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE
-					  " WHERE m.mailbox_id = ? AND m.uid = ?",
-					  "ii", mailbox_id, (int64_t)uid);
+	sqlite3_stmt *q =
+	    fields == STORE_FIELD_BASIC
+		? sdb_q(&s->db, "SELECT " MSG_BASIC MSG_FROM_BASIC " WHERE m.mailbox_id = ? AND m.uid = ?",
+			"ii", mailbox_id, (int64_t)uid)
+		: sdb_q(&s->db,
+			"SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE " WHERE m.mailbox_id = ? AND m.uid = ?",
+			"ii", mailbox_id, (int64_t)uid);
 	if (q == NULL)
 		return sq_fail(s, error_r, "message lookup");
 	int r = sdb_step(&s->db, q);
@@ -212,8 +215,9 @@ int sq_msg_get(struct store *st, int64_t mailbox_id, uint32_t uid, unsigned fiel
 int sq_msg_read(struct store *st, int64_t msg_id, char **data_r, size_t *len_r, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = sdb_q(&s->db, "SELECT b.data FROM msgs m JOIN blobs b ON b.id = m.content_id WHERE m.id = ?",
-				"i", msg_id);
+	sqlite3_stmt *q =
+	    sdb_q(&s->db, "SELECT b.data FROM msgs m JOIN blobs b ON b.id = m.content_id WHERE m.id = ?", "i",
+		  msg_id);
 	if (q == NULL)
 		return sq_fail(s, error_r, "message read");
 	int r = sdb_step(&s->db, q);
@@ -246,18 +250,22 @@ int sq_msg_page(struct store *st, int64_t mailbox_id, bool ascending, size_t off
 	 * uid) index alone; only the page's rows are joined. */
 	sqlite3_stmt *q = NULL;
 	if (r > 0)
-		q = ascending ? sdb_q(db,
-				      "SELECT " MSG_BASIC MSG_CACHE " FROM (SELECT uid FROM msgs WHERE mailbox_id = ?1"
-				      " ORDER BY sent_date, uid LIMIT ?2 OFFSET ?3) p"
-				      " JOIN msgs m ON m.mailbox_id = ?1 AND m.uid = p.uid"
-				      " JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date, m.uid",
-				      "iii", mailbox_id, (int64_t)limit, (int64_t)offset)
-			      : sdb_q(db,
-				      "SELECT " MSG_BASIC MSG_CACHE " FROM (SELECT uid FROM msgs WHERE mailbox_id = ?1"
-				      " ORDER BY sent_date DESC, uid DESC LIMIT ?2 OFFSET ?3) p"
-				      " JOIN msgs m ON m.mailbox_id = ?1 AND m.uid = p.uid"
-				      " JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date DESC, m.uid DESC",
-				      "iii", mailbox_id, (int64_t)limit, (int64_t)offset);
+		q = ascending
+			? sdb_q(db,
+				"SELECT " MSG_BASIC MSG_CACHE
+				" FROM (SELECT uid FROM msgs WHERE mailbox_id = ?1"
+				" ORDER BY sent_date, uid LIMIT ?2 OFFSET ?3) p"
+				" JOIN msgs m ON m.mailbox_id = ?1 AND m.uid = p.uid"
+				" JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date, m.uid",
+				"iii", mailbox_id, (int64_t)limit, (int64_t)offset)
+			: sdb_q(
+			      db,
+			      "SELECT " MSG_BASIC MSG_CACHE
+			      " FROM (SELECT uid FROM msgs WHERE mailbox_id = ?1"
+			      " ORDER BY sent_date DESC, uid DESC LIMIT ?2 OFFSET ?3) p"
+			      " JOIN msgs m ON m.mailbox_id = ?1 AND m.uid = p.uid"
+			      " JOIN contents c ON c.id = m.content_id ORDER BY m.sent_date DESC, m.uid DESC",
+			      "iii", mailbox_id, (int64_t)limit, (int64_t)offset);
 	if (q == NULL) {
 		sdb_read_end(db);
 		return sq_fail(s, error_r, "message page");
@@ -289,7 +297,8 @@ int sq_changes_since(struct store *st, int64_t mailbox_id, uint64_t since, struc
 	if (sdb_read_begin(db) < 0)
 		return sq_fail(s, error_r, "changes");
 	int64_t messages = 0, changed = 0;
-	sqlite3_stmt *q = sdb_q(db, "SELECT highestmodseq, messages FROM mailboxes WHERE id = ?", "i", mailbox_id);
+	sqlite3_stmt *q =
+	    sdb_q(db, "SELECT highestmodseq, messages FROM mailboxes WHERE id = ?", "i", mailbox_id);
 	int r = q ? sdb_step(db, q) : -1;
 	if (r == 0) {
 		sdb_read_end(db);
@@ -302,20 +311,22 @@ int sq_changes_since(struct store *st, int64_t mailbox_id, uint64_t since, struc
 		/* Counting on the index alone is cheap. A few changes: find them
 		 * through the index (left alone, SQLite walks the whole mailbox
 		 * in UID order to spare itself a sort); many: walk the mailbox. */
-		r = sdb_i64(db, &changed,
-			    "SELECT count(*) FROM msgs INDEXED BY msgs_modseq WHERE mailbox_id = ? AND modseq > ?", "ii",
-			    mailbox_id, (int64_t)since);
+		r = sdb_i64(
+		    db, &changed,
+		    "SELECT count(*) FROM msgs INDEXED BY msgs_modseq WHERE mailbox_id = ? AND modseq > ?",
+		    "ii", mailbox_id, (int64_t)since);
 	}
 	q = NULL;
 	if (r > 0)
-		q = changed * 8 < messages ? sdb_q(db,
-						   "SELECT " MSG_BASIC " FROM msgs m INDEXED BY msgs_modseq"
-						   " WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
-						   "ii", mailbox_id, (int64_t)since)
-					   : sdb_q(db,
-						   "SELECT " MSG_BASIC MSG_FROM_BASIC " WHERE m.mailbox_id = ? AND m.modseq > ?"
-						   " ORDER BY m.uid",
-						   "ii", mailbox_id, (int64_t)since);
+		q = changed * 8 < messages
+			? sdb_q(db,
+				"SELECT " MSG_BASIC " FROM msgs m INDEXED BY msgs_modseq"
+				" WHERE m.mailbox_id = ? AND m.modseq > ? ORDER BY m.uid",
+				"ii", mailbox_id, (int64_t)since)
+			: sdb_q(db,
+				"SELECT " MSG_BASIC MSG_FROM_BASIC " WHERE m.mailbox_id = ? AND m.modseq > ?"
+				" ORDER BY m.uid",
+				"ii", mailbox_id, (int64_t)since);
 	size_t cap = 0;
 	if (q != NULL) {
 		while ((r = sdb_step(db, q)) == 1) {
@@ -326,8 +337,9 @@ int sq_changes_since(struct store *st, int64_t mailbox_id, uint64_t since, struc
 			msg_row(q, STORE_FIELD_BASIC, &ch->changed[ch->changed_count++]);
 		}
 		q = r < 0 ? NULL
-			  : sdb_q(db, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", "ii",
-				  mailbox_id, (int64_t)since);
+			  : sdb_q(db,
+				  "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+				  "ii", mailbox_id, (int64_t)since);
 	}
 	cap = 0;
 	if (q != NULL) {
@@ -379,16 +391,17 @@ static void rows_free(struct row *rows, size_t n)
 }
 
 /* The existing messages among uids (ascending), in UID order. */
-static int rows_load(struct sdb *db, int64_t mailbox_id, const uint32_t *uids, size_t count, struct row **rows_r,
-		     size_t *n_r)
+static int rows_load(struct sdb *db, int64_t mailbox_id, const uint32_t *uids, size_t count,
+		     struct row **rows_r, size_t *n_r)
 {
 	struct row *rows = xcalloc(count, sizeof(*rows));
 	size_t n = 0;
 	int r = 0;
 	if (count < 64) {
 		for (size_t i = 0; i < count && r >= 0; i++) {
-			sqlite3_stmt *q = sdb_q(db, "SELECT " ROW_COLS " FROM msgs WHERE mailbox_id = ? AND uid = ?", "ii",
-						mailbox_id, (int64_t)uids[i]);
+			sqlite3_stmt *q =
+			    sdb_q(db, "SELECT " ROW_COLS " FROM msgs WHERE mailbox_id = ? AND uid = ?", "ii",
+				  mailbox_id, (int64_t)uids[i]);
 			r = q ? sdb_step(db, q) : -1;
 			if (r == 1) {
 				row_read(q, &rows[n++]);
@@ -397,10 +410,11 @@ static int rows_load(struct sdb *db, int64_t mailbox_id, const uint32_t *uids, s
 		}
 	} else {
 		/* Many UIDs: one scan of their range, merged with the list. */
-		sqlite3_stmt *q = sdb_q(db,
-					"SELECT " ROW_COLS " FROM msgs WHERE mailbox_id = ? AND uid BETWEEN ? AND ?"
-					" ORDER BY uid",
-					"iii", mailbox_id, (int64_t)uids[0], (int64_t)uids[count - 1]);
+		sqlite3_stmt *q =
+		    sdb_q(db,
+			  "SELECT " ROW_COLS " FROM msgs WHERE mailbox_id = ? AND uid BETWEEN ? AND ?"
+			  " ORDER BY uid",
+			  "iii", mailbox_id, (int64_t)uids[0], (int64_t)uids[count - 1]);
 		size_t i = 0;
 		r = q ? 1 : -1;
 		while (r == 1 && (r = sdb_step(db, q)) == 1) {
@@ -431,8 +445,9 @@ struct box {
 
 static int box_load(struct sdb *db, int64_t mailbox_id, struct box *b)
 {
-	sqlite3_stmt *q = sdb_q(db, "SELECT user_id, highestmodseq, uidnext, first_recent_uid FROM mailboxes WHERE id = ?",
-				"i", mailbox_id);
+	sqlite3_stmt *q =
+	    sdb_q(db, "SELECT user_id, highestmodseq, uidnext, first_recent_uid FROM mailboxes WHERE id = ?",
+		  "i", mailbox_id);
 	int r = q ? sdb_step(db, q) : -1;
 	if (r == 1) {
 		b->user_id = sqlite3_column_int64(q, 0);
@@ -451,7 +466,8 @@ struct delta {
 	int64_t messages, unseen, recent, deleted, size;
 };
 
-static void delta_add(struct delta *d, const struct box *b, uint32_t uid, uint32_t flags, int64_t size, int sign)
+static void delta_add(struct delta *d, const struct box *b, uint32_t uid, uint32_t flags, int64_t size,
+		      int sign)
 {
 	d->messages += sign;
 	if (!(flags & STORE_FLAG_SEEN))
@@ -463,7 +479,8 @@ static void delta_add(struct delta *d, const struct box *b, uint32_t uid, uint32
 	d->size += sign * size;
 }
 
-static int delta_apply(struct sdb *db, int64_t mailbox_id, const struct delta *d, int64_t hms, const char *keywords)
+static int delta_apply(struct sdb *db, int64_t mailbox_id, const struct delta *d, int64_t hms,
+		       const char *keywords)
 {
 	return sdb_do(db,
 		      "UPDATE mailboxes SET highestmodseq = max(highestmodseq, ?), messages = messages + ?,"
@@ -471,8 +488,8 @@ static int delta_apply(struct sdb *db, int64_t mailbox_id, const struct delta *d
 		      " keywords = coalesce(?, keywords) WHERE id = ?",
 		      "iiiiiisi", hms, d->messages, d->unseen, d->recent, d->deleted, d->size, keywords,
 		      mailbox_id) < 0
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
 /* The mailbox's keyword list extended by more (NULL: unchanged). */
@@ -545,8 +562,10 @@ int sq_msg_set_flags(struct store *st, int64_t mailbox_id, const uint32_t *uids,
 			free(nk);
 			continue;
 		}
-		int rc = sdb_do(db, "UPDATE msgs SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-				"isiii", (int64_t)nf, nk, modseq, mailbox_id, (int64_t)r->uid);
+		int rc = sdb_do(
+		    db,
+		    "UPDATE msgs SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+		    "isiii", (int64_t)nf, nk, modseq, mailbox_id, (int64_t)r->uid);
 		free(nk);
 		if (rc < 0)
 			goto fail;
@@ -581,7 +600,8 @@ fail:
 
 /* ---- Expunge ------------------------------------------------------------ */
 
-int sq_msg_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t count, const char **error_r)
+int sq_msg_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids, size_t count,
+		   const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
@@ -596,16 +616,17 @@ int sq_msg_expunge(struct store *st, int64_t mailbox_id, const uint32_t *uids, s
 	struct delta d = {0};
 	for (size_t i = 0; i < n; i++) {
 		struct row *r = &rows[i];
-		if (sdb_do(db, "DELETE FROM msgs WHERE mailbox_id = ? AND uid = ?", "ii", mailbox_id, (int64_t)r->uid) < 0 ||
-		    sdb_do(db, "INSERT INTO expunged(mailbox_id, modseq, uid) VALUES(?, ?, ?)", "iii", mailbox_id, modseq,
+		if (sdb_do(db, "DELETE FROM msgs WHERE mailbox_id = ? AND uid = ?", "ii", mailbox_id,
 			   (int64_t)r->uid) < 0 ||
+		    sdb_do(db, "INSERT INTO expunged(mailbox_id, modseq, uid) VALUES(?, ?, ?)", "iii",
+			   mailbox_id, modseq, (int64_t)r->uid) < 0 ||
 		    sq_content_unref(db, r->content_id) < 0)
 			goto fail;
 		delta_add(&d, &b, r->uid, r->flags, r->size, -1);
 	}
 	if (n > 0 && (delta_apply(db, mailbox_id, &d, modseq, NULL) < 0 ||
-		      sdb_do(db, "UPDATE users SET used_bytes = max(0, used_bytes + ?) WHERE id = ?", "ii", d.size,
-			     b.user_id) < 0))
+		      sdb_do(db, "UPDATE users SET used_bytes = max(0, used_bytes + ?) WHERE id = ?", "ii",
+			     d.size, b.user_id) < 0))
 		goto fail;
 	if (sq_commit(s) < 0)
 		goto fail;
@@ -622,7 +643,8 @@ fail:
 /* ---- Copy and move ------------------------------------------------------- */
 
 int sq_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, size_t count,
-		int64_t dst_mailbox_id, bool move, uint32_t **src_uids_r, uint32_t **new_uids_r, const char **error_r)
+		int64_t dst_mailbox_id, bool move, uint32_t **src_uids_r, uint32_t **new_uids_r,
+		const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
@@ -652,7 +674,8 @@ int sq_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, 
 		total += rows[i].size;
 	if (!move) {
 		int64_t quota = 0, used = 0;
-		sqlite3_stmt *q = sdb_q(db, "SELECT quota_bytes, used_bytes FROM users WHERE id = ?", "i", sb.user_id);
+		sqlite3_stmt *q =
+		    sdb_q(db, "SELECT quota_bytes, used_bytes FROM users WHERE id = ?", "i", sb.user_id);
 		if (q == NULL || sdb_step(db, q) != 1)
 			goto fail;
 		quota = sqlite3_column_int64(q, 0);
@@ -678,8 +701,11 @@ int sq_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, 
 	for (size_t i = 0; i < n; i++, uid++) {
 		struct row *r = &rows[i];
 		if (move) {
-			if (sdb_do(db, "UPDATE msgs SET mailbox_id = ?, uid = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-				   "iiiii", dst_mailbox_id, uid, dmodseq, src_mailbox_id, (int64_t)r->uid) < 0 ||
+			if (sdb_do(db,
+				   "UPDATE msgs SET mailbox_id = ?, uid = ?, modseq = ? WHERE mailbox_id = ? "
+				   "AND uid = ?",
+				   "iiiii", dst_mailbox_id, uid, dmodseq, src_mailbox_id,
+				   (int64_t)r->uid) < 0 ||
 			    sdb_do(db, "INSERT INTO expunged(mailbox_id, modseq, uid) VALUES(?, ?, ?)", "iii",
 				   src_mailbox_id, smodseq, (int64_t)r->uid) < 0)
 				goto fail;
@@ -688,11 +714,13 @@ int sq_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, 
 			int64_t id;
 			if (sq_next_msg_id(db, &id) < 0 ||
 			    sdb_do(db,
-				   "INSERT INTO msgs(mailbox_id, uid, id, modseq, flags, keywords, internaldate, size,"
+				   "INSERT INTO msgs(mailbox_id, uid, id, modseq, flags, keywords, "
+				   "internaldate, size,"
 				   " sent_date, content_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				   "iiiiisiiii", dst_mailbox_id, uid, id, dmodseq, (int64_t)r->flags, r->keywords,
-				   r->internaldate, r->size, r->sent_date, r->content_id) < 0 ||
-			    sdb_do(db, "UPDATE contents SET refs = refs + 1 WHERE id = ?", "i", r->content_id) < 0)
+				   "iiiiisiiii", dst_mailbox_id, uid, id, dmodseq, (int64_t)r->flags,
+				   r->keywords, r->internaldate, r->size, r->sent_date, r->content_id) < 0 ||
+			    sdb_do(db, "UPDATE contents SET refs = refs + 1 WHERE id = ?", "i",
+				   r->content_id) < 0)
 				goto fail;
 		}
 		delta_add(&dd, &dbx, (uint32_t)uid, r->flags, r->size, 1);
@@ -708,7 +736,8 @@ int sq_msg_copy(struct store *st, int64_t src_mailbox_id, const uint32_t *uids, 
 	if (sdb_do(db, "UPDATE mailboxes SET uidnext = ? WHERE id = ?", "ii", uid, dst_mailbox_id) < 0 ||
 	    delta_apply(db, dst_mailbox_id, &dd, dmodseq, boxkw) < 0 ||
 	    (move && delta_apply(db, src_mailbox_id, &sd, smodseq, NULL) < 0) ||
-	    (!move && sdb_do(db, "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?", "ii", total, sb.user_id) < 0) ||
+	    (!move && sdb_do(db, "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?", "ii", total,
+			     sb.user_id) < 0) ||
 	    sq_commit(s) < 0)
 		goto fail;
 	rows_free(rows, n);
@@ -735,7 +764,8 @@ fail:
 int sq_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = sdb_q(&s->db, "SELECT quota_bytes, used_bytes FROM users WHERE id = ?", "i", user_id);
+	sqlite3_stmt *q =
+	    sdb_q(&s->db, "SELECT quota_bytes, used_bytes FROM users WHERE id = ?", "i", user_id);
 	int r = q ? sdb_step(&s->db, q) : -1;
 	if (r < 0)
 		return sq_fail(s, error_r, "quota");

@@ -18,10 +18,11 @@
 
 static int rcpts_load(struct sdb *db, struct store_queue_entry *e)
 {
-	sqlite3_stmt *q = sdb_q(db,
-				"SELECT id, address, state, attempts, next_attempt, last_error FROM queue_rcpts"
-				" WHERE queue_id = ? ORDER BY id",
-				"i", e->id);
+	sqlite3_stmt *q =
+	    sdb_q(db,
+		  "SELECT id, address, state, attempts, next_attempt, last_error FROM queue_rcpts"
+		  " WHERE queue_id = ? ORDER BY id",
+		  "i", e->id);
 	if (q == NULL)
 		return -1;
 	size_t cap = 0;
@@ -55,8 +56,8 @@ static void entry_row(sqlite3_stmt *q, struct store_queue_entry *e)
 }
 
 /* Runs a query of entries, then loads each one's recipients. */
-static int entries_load(struct sq_store *s, sqlite3_stmt *q, struct store_queue_entry **entries_r, size_t *count_r,
-			const char **error_r)
+static int entries_load(struct sq_store *s, sqlite3_stmt *q, struct store_queue_entry **entries_r,
+			size_t *count_r, const char **error_r)
 {
 	struct sdb *db = &s->db;
 	struct store_queue_entry *v = NULL;
@@ -81,7 +82,8 @@ static int entries_load(struct sq_store *s, sqlite3_stmt *q, struct store_queue_
 	return 0;
 }
 
-int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r, const char **error_r)
+int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r,
+		  const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	if (sdb_read_begin(&s->db) < 0)
@@ -93,16 +95,17 @@ int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t
 	return entries_load(s, q, entries_r, count_r, error_r);
 }
 
-int sq_queue_due(struct store *st, time_t now, size_t limit, struct store_queue_entry **entries_r, size_t *count_r,
-		 const char **error_r)
+int sq_queue_due(struct store *st, time_t now, size_t limit, struct store_queue_entry **entries_r,
+		 size_t *count_r, const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	if (sdb_read_begin(&s->db) < 0)
 		return sq_fail(s, error_r, "queue list");
-	sqlite3_stmt *q = sdb_q(&s->db,
-				"SELECT " Q_COLS " FROM queue q WHERE q.id IN (SELECT queue_id FROM queue_rcpts"
-				" WHERE state = 0 AND next_attempt <= ?) ORDER BY q.created, q.id LIMIT ?",
-				"ii", (int64_t)now, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
+	sqlite3_stmt *q =
+	    sdb_q(&s->db,
+		  "SELECT " Q_COLS " FROM queue q WHERE q.id IN (SELECT queue_id FROM queue_rcpts"
+		  " WHERE state = 0 AND next_attempt <= ?) ORDER BY q.created, q.id LIMIT ?",
+		  "ii", (int64_t)now, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
 	return entries_load(s, q, entries_r, count_r, error_r);
 }
 
@@ -185,12 +188,14 @@ int sq_queue_flush(struct store *st, int64_t queue_id, const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	int64_t now = (int64_t)time(NULL);
-	int r = queue_id ? sdb_do(&s->db,
-				  "UPDATE queue_rcpts SET next_attempt = ? WHERE state = 0 AND queue_id = ?"
-				  " AND next_attempt > ?",
-				  "iii", now, queue_id, now)
-			 : sdb_do(&s->db, "UPDATE queue_rcpts SET next_attempt = ? WHERE state = 0 AND next_attempt > ?",
-				  "ii", now, now);
+	int r = queue_id
+		    ? sdb_do(&s->db,
+			     "UPDATE queue_rcpts SET next_attempt = ? WHERE state = 0 AND queue_id = ?"
+			     " AND next_attempt > ?",
+			     "iii", now, queue_id, now)
+		    : sdb_do(&s->db,
+			     "UPDATE queue_rcpts SET next_attempt = ? WHERE state = 0 AND next_attempt > ?",
+			     "ii", now, now);
 	if (r < 0)
 		return sq_fail(s, error_r, "queue flush");
 	if (queue_id && r == 0) {

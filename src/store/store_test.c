@@ -122,7 +122,8 @@ static void make_msg(struct buf *b, int n, const char *subject, const char *body
 static uint32_t deliver1(struct store *st, int64_t user, int64_t box, const char *prefix, const char *data,
 			 uint32_t flags)
 {
-	struct store_delivery_rcpt rc = {.user_id = user, .mailbox_id = box, .prefix = prefix, .flags = flags};
+	struct store_delivery_rcpt rc = {
+	    .user_id = user, .mailbox_id = box, .prefix = prefix, .flags = flags};
 	struct store_delivery d = {.data = data, .len = strlen(data), .rcpts = &rc, .rcpt_count = 1};
 	const char *err = NULL;
 	if (store_deliver(st, &d, &err) < 0 || rc.result != 0) {
@@ -148,26 +149,26 @@ TEST(address_canon)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"alice@example.test", "alice@example.test"},
-		{"Alice@Example.TEST", "alice@example.test"},
-		{"ALICE+Tag@EXAMPLE.test", "alice+tag@example.test"},
-		{"jörg@Exämple.test", "jörg@exämple.test"},
-		{"ÄBC@example.test", "Äbc@example.test"},
-		{"a@b@example.test", NULL},
-		{"@example.test", NULL},
-		{"alice@", NULL},
-		{"alice", NULL},
-		{"", NULL},
-		{"al ice@example.test", NULL},
-		{"<alice@example.test>", NULL},
-		{"alice@exa mple.test", NULL},
-		{"alice@.example.test", NULL},
-		{"alice@example..test", NULL},
-		{"alice@example.test.", NULL},
-		{"alice@[127.0.0.1]", "alice@[127.0.0.1]"},
-		{"alice@[IPv6:::1]", "alice@[ipv6:::1]"},
-		{"bad\xff@example.test", NULL},
-		{"bad\xc3@example.test", NULL},
+	    {"alice@example.test", "alice@example.test"},
+	    {"Alice@Example.TEST", "alice@example.test"},
+	    {"ALICE+Tag@EXAMPLE.test", "alice+tag@example.test"},
+	    {"jörg@Exämple.test", "jörg@exämple.test"},
+	    {"ÄBC@example.test", "Äbc@example.test"},
+	    {"a@b@example.test", NULL},
+	    {"@example.test", NULL},
+	    {"alice@", NULL},
+	    {"alice", NULL},
+	    {"", NULL},
+	    {"al ice@example.test", NULL},
+	    {"<alice@example.test>", NULL},
+	    {"alice@exa mple.test", NULL},
+	    {"alice@.example.test", NULL},
+	    {"alice@example..test", NULL},
+	    {"alice@example.test.", NULL},
+	    {"alice@[127.0.0.1]", "alice@[127.0.0.1]"},
+	    {"alice@[IPv6:::1]", "alice@[ipv6:::1]"},
+	    {"bad\xff@example.test", NULL},
+	    {"bad\xc3@example.test", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *got = store_address_canon(cases[i].in);
@@ -253,33 +254,20 @@ TEST(resolve)
 	const char *err;
 	int64_t alice = user_id(st, "alice@example.test"), bob = user_id(st, "bob@example.test");
 	static const char *const aliases[][2] = {
-		{"team@example.test", "alice@example.test"},
-		{"team@example.test", "Bob@Example.test"},
-		{"info@example.test", "team@example.test"},
-		{"info@example.test", "alice@example.test"},
-		{"fwd@example.test", "Someone@Remote.TEST"},
-		{"mixed@example.test", "alice@example.test"},
-		{"mixed@example.test", "x@remote.test"},
-		{"loop1@example.test", "loop2@example.test"},
-		{"loop2@example.test", "loop1@example.test"},
-		{"dead@example.test", "nobody@example.test"},
-		{"half@example.test", "nobody@example.test"},
-		{"half@example.test", "bob@example.test"},
-		{"@other.test", "alice@example.test"},
-		{"@third.test", "nobody@third.test"},
-		{"d0@example.test", "d1@example.test"},
-		{"d1@example.test", "d2@example.test"},
-		{"d2@example.test", "d3@example.test"},
-		{"d3@example.test", "d4@example.test"},
-		{"d4@example.test", "d5@example.test"},
-		{"d5@example.test", "d6@example.test"},
-		{"d6@example.test", "d7@example.test"},
-		{"d7@example.test", "d8@example.test"},
-		{"d8@example.test", "d9@example.test"},
-		{"d9@example.test", "d10@example.test"},
-		{"d10@example.test", "d11@example.test"},
-		{"d11@example.test", "alice@example.test"},
-		{"d5b@example.test", "d6@example.test"},
+	    {"team@example.test", "alice@example.test"},  {"team@example.test", "Bob@Example.test"},
+	    {"info@example.test", "team@example.test"},	  {"info@example.test", "alice@example.test"},
+	    {"fwd@example.test", "Someone@Remote.TEST"},  {"mixed@example.test", "alice@example.test"},
+	    {"mixed@example.test", "x@remote.test"},	  {"loop1@example.test", "loop2@example.test"},
+	    {"loop2@example.test", "loop1@example.test"}, {"dead@example.test", "nobody@example.test"},
+	    {"half@example.test", "nobody@example.test"}, {"half@example.test", "bob@example.test"},
+	    {"@other.test", "alice@example.test"},	  {"@third.test", "nobody@third.test"},
+	    {"d0@example.test", "d1@example.test"},	  {"d1@example.test", "d2@example.test"},
+	    {"d2@example.test", "d3@example.test"},	  {"d3@example.test", "d4@example.test"},
+	    {"d4@example.test", "d5@example.test"},	  {"d5@example.test", "d6@example.test"},
+	    {"d6@example.test", "d7@example.test"},	  {"d7@example.test", "d8@example.test"},
+	    {"d8@example.test", "d9@example.test"},	  {"d9@example.test", "d10@example.test"},
+	    {"d10@example.test", "d11@example.test"},	  {"d11@example.test", "alice@example.test"},
+	    {"d5b@example.test", "d6@example.test"},
 	};
 	CHECK_INT(store_domain_add(st, "other.test", &err), 0);
 	CHECK_INT(store_domain_add(st, "third.test", &err), 0);
@@ -287,8 +275,8 @@ TEST(resolve)
 		CHECK_INT(store_alias_add(st, aliases[i][0], aliases[i][1], &err), 0);
 	CHECK_INT(store_alias_add(st, "team@example.test", "alice@example.test", &err), -1); /* duplicate */
 	CHECK_INT(store_alias_add(st, "alice@example.test", "bob@example.test", &err), -1);  /* a user */
-	CHECK_INT(store_alias_add(st, "x@nowhere.test", "bob@example.test", &err), -1);      /* not local */
-	CHECK_INT(store_alias_add(st, "me@example.test", "ME@example.test", &err), -1);      /* itself */
+	CHECK_INT(store_alias_add(st, "x@nowhere.test", "bob@example.test", &err), -1);	     /* not local */
+	CHECK_INT(store_alias_add(st, "me@example.test", "ME@example.test", &err), -1);	     /* itself */
 	CHECK_INT(store_alias_add(st, "bad", "bob@example.test", &err), -1);
 
 	static const struct {
@@ -296,25 +284,25 @@ TEST(resolve)
 		enum store_resolve_status status;
 		const char *targets; /* "u:<user>" or "r:<remote>" joined by spaces */
 	} cases[] = {
-		{"alice@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"ALICE@Example.Test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"alice+news@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"alice+a+b@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"team@example.test", STORE_RESOLVE_OK, "u:alice@example.test u:bob@example.test"},
-		{"team+x@example.test", STORE_RESOLVE_OK, "u:alice@example.test u:bob@example.test"},
-		{"info@example.test", STORE_RESOLVE_OK, "u:alice@example.test u:bob@example.test"},
-		{"fwd@example.test", STORE_RESOLVE_OK, "r:Someone@remote.test"},
-		{"mixed@example.test", STORE_RESOLVE_OK, "u:alice@example.test r:x@remote.test"},
-		{"loop1@example.test", STORE_RESOLVE_LOOP, ""},
-		{"dead@example.test", STORE_RESOLVE_UNKNOWN_USER, ""},
-		{"half@example.test", STORE_RESOLVE_OK, "u:bob@example.test"},
-		{"nobody@example.test", STORE_RESOLVE_UNKNOWN_USER, ""},
-		{"anything@other.test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"x+y@other.test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"anything@third.test", STORE_RESOLVE_LOOP, ""},
-		{"someone@remote.test", STORE_RESOLVE_NOT_LOCAL, ""},
-		{"d2@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
-		{"d0@example.test", STORE_RESOLVE_LOOP, ""},
+	    {"alice@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"ALICE@Example.Test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"alice+news@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"alice+a+b@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"team@example.test", STORE_RESOLVE_OK, "u:alice@example.test u:bob@example.test"},
+	    {"team+x@example.test", STORE_RESOLVE_OK, "u:alice@example.test u:bob@example.test"},
+	    {"info@example.test", STORE_RESOLVE_OK, "u:alice@example.test u:bob@example.test"},
+	    {"fwd@example.test", STORE_RESOLVE_OK, "r:Someone@remote.test"},
+	    {"mixed@example.test", STORE_RESOLVE_OK, "u:alice@example.test r:x@remote.test"},
+	    {"loop1@example.test", STORE_RESOLVE_LOOP, ""},
+	    {"dead@example.test", STORE_RESOLVE_UNKNOWN_USER, ""},
+	    {"half@example.test", STORE_RESOLVE_OK, "u:bob@example.test"},
+	    {"nobody@example.test", STORE_RESOLVE_UNKNOWN_USER, ""},
+	    {"anything@other.test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"x+y@other.test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"anything@third.test", STORE_RESOLVE_LOOP, ""},
+	    {"someone@remote.test", STORE_RESOLVE_NOT_LOCAL, ""},
+	    {"d2@example.test", STORE_RESOLVE_OK, "u:alice@example.test"},
+	    {"d0@example.test", STORE_RESOLVE_LOOP, ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct store_resolution res;
@@ -342,18 +330,19 @@ TEST(resolve)
 		const char *user;
 		int want;
 	} owned[] = {
-		{"alice@example.test", "alice@example.test", 1},
-		{"Alice+x@example.test", "alice@example.test", 1},
-		{"team@example.test", "alice@example.test", 1},
-		{"team@example.test", "bob@example.test", 1},
-		{"info@example.test", "bob@example.test", 1},
-		{"alice@example.test", "bob@example.test", 0},
-		{"anything@other.test", "alice@example.test", 0}, /* catch-all does not count */
-		{"x@remote.test", "alice@example.test", 0},
-		{"junk", "alice@example.test", 0},
+	    {"alice@example.test", "alice@example.test", 1},
+	    {"Alice+x@example.test", "alice@example.test", 1},
+	    {"team@example.test", "alice@example.test", 1},
+	    {"team@example.test", "bob@example.test", 1},
+	    {"info@example.test", "bob@example.test", 1},
+	    {"alice@example.test", "bob@example.test", 0},
+	    {"anything@other.test", "alice@example.test", 0}, /* catch-all does not count */
+	    {"x@remote.test", "alice@example.test", 0},
+	    {"junk", "alice@example.test", 0},
 	};
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-		CHECK_INT(store_address_owned_by(st, owned[i].addr, user_id(st, owned[i].user), &err), owned[i].want);
+		CHECK_INT(store_address_owned_by(st, owned[i].addr, user_id(st, owned[i].user), &err),
+			  owned[i].want);
 
 	struct store_alias *al;
 	size_t n;
@@ -379,10 +368,20 @@ TEST(mailbox_names)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"INBOX", "INBOX"},   {"inbox", "INBOX"},       {"InBoX/sub", "INBOX/sub"}, {"inboxes", "inboxes"},
-		{"a/b/c", "a/b/c"},   {"Entwürfe", "Entwürfe"}, {"", NULL},                 {"/a", NULL},
-		{"a/", NULL},         {"a//b", NULL},           {"a*", NULL},               {"a%b", NULL},
-		{"a\tb", NULL},       {"bad\xff", NULL},
+	    {"INBOX", "INBOX"},
+	    {"inbox", "INBOX"},
+	    {"InBoX/sub", "INBOX/sub"},
+	    {"inboxes", "inboxes"},
+	    {"a/b/c", "a/b/c"},
+	    {"Entwürfe", "Entwürfe"},
+	    {"", NULL},
+	    {"/a", NULL},
+	    {"a/", NULL},
+	    {"a//b", NULL},
+	    {"a*", NULL},
+	    {"a%b", NULL},
+	    {"a\tb", NULL},
+	    {"bad\xff", NULL},
 	};
 	/* Through the public API: create, then get by the name given. */
 	struct store *st = fixture(NULL);
@@ -414,8 +413,9 @@ TEST(mailboxes)
 	CHECK_INT(store_mailbox_list(st, alice, &boxes, &n, &err), 0);
 	CHECK_INT(n, 6);
 	static const char *const names[] = {"INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"};
-	static const enum store_special_use uses[] = {STORE_SPECIAL_NONE,   STORE_SPECIAL_ARCHIVE, STORE_SPECIAL_DRAFTS,
-						      STORE_SPECIAL_JUNK,   STORE_SPECIAL_SENT,    STORE_SPECIAL_TRASH};
+	static const enum store_special_use uses[] = {STORE_SPECIAL_NONE,   STORE_SPECIAL_ARCHIVE,
+						      STORE_SPECIAL_DRAFTS, STORE_SPECIAL_JUNK,
+						      STORE_SPECIAL_SENT,   STORE_SPECIAL_TRASH};
 	uint32_t uv_max = 0;
 	for (size_t i = 0; i < n && i < 6; i++) {
 		CHECK_STR(boxes[i].name, names[i]);
@@ -464,8 +464,8 @@ TEST(mailboxes)
 	CHECK_INT(store_mailbox_rename(st, alice, "Sent", "INBOX", &err), -1);
 	char **subs;
 	CHECK_INT(store_mailbox_subscriptions(st, alice, &subs, &err), 0);
-	static const char *const want_subs[] = {"Archive", "Drafts", "Ghost", "INBOX", "Junk", "Old/Lists/posthorn",
-						"Sent", "Trash", NULL};
+	static const char *const want_subs[] = {
+	    "Archive", "Drafts", "Ghost", "INBOX", "Junk", "Old/Lists/posthorn", "Sent", "Trash", NULL};
 	for (size_t i = 0; want_subs[i]; i++)
 		CHECK_STR(subs[i], want_subs[i]);
 	store_strv_free(&subs);
@@ -554,13 +554,15 @@ TEST(deliver_sync)
 	const char *err;
 	int64_t alice = user_id(st, "alice@example.test"), bob = user_id(st, "bob@example.test");
 	struct buf m;
-	make_msg(&m, 7, "=?utf-8?q?Gr=C3=BC=C3=9Fe?= from the store", "Hello Alice,\r\nthe quarterly figures.");
+	make_msg(&m, 7, "=?utf-8?q?Gr=C3=BC=C3=9Fe?= from the store",
+		 "Hello Alice,\r\nthe quarterly figures.");
 	struct store_delivery_rcpt rc[3] = {
-		{.user_id = alice, .prefix = "Delivered-To: alice@example.test\r\n"},
-		{.user_id = bob, .prefix = "Delivered-To: bob@example.test\r\n"},
-		{.user_id = bob, .mailbox_id = mailbox_id(st, alice, "Sent")}, /* not bob's */
+	    {.user_id = alice, .prefix = "Delivered-To: alice@example.test\r\n"},
+	    {.user_id = bob, .prefix = "Delivered-To: bob@example.test\r\n"},
+	    {.user_id = bob, .mailbox_id = mailbox_id(st, alice, "Sent")}, /* not bob's */
 	};
-	struct store_delivery d = {.data = m.data, .len = m.len, .rcpts = rc, .rcpt_count = 3, .internaldate = 1000};
+	struct store_delivery d = {
+	    .data = m.data, .len = m.len, .rcpts = rc, .rcpt_count = 3, .internaldate = 1000};
 	CHECK_INT(store_deliver(st, &d, &err), 0);
 	CHECK_INT(rc[0].result, 0);
 	CHECK_INT(rc[1].result, 0);
@@ -584,7 +586,8 @@ TEST(deliver_sync)
 
 	int64_t inbox = mailbox_id(st, alice, "INBOX");
 	struct store_msg msg;
-	CHECK_INT(store_msg_get(st, inbox, 1, STORE_FIELD_ENVELOPE | STORE_FIELD_STRUCTURE | STORE_FIELD_SUMMARY, &msg,
+	CHECK_INT(store_msg_get(st, inbox, 1,
+				STORE_FIELD_ENVELOPE | STORE_FIELD_STRUCTURE | STORE_FIELD_SUMMARY, &msg,
 				&err),
 		  1);
 	CHECK_INT(msg.size, want.len);
@@ -615,8 +618,8 @@ TEST(deliver_sync)
 
 	/* Same prefix: one stored content for two mailboxes. APPEND flags. */
 	struct store_delivery_rcpt rc2[2] = {
-		{.user_id = alice, .flags = STORE_FLAG_SEEN | STORE_FLAG_DRAFT, .keywords = "$Label1 work"},
-		{.user_id = alice, .mailbox_id = mailbox_id(st, alice, "Archive")},
+	    {.user_id = alice, .flags = STORE_FLAG_SEEN | STORE_FLAG_DRAFT, .keywords = "$Label1 work"},
+	    {.user_id = alice, .mailbox_id = mailbox_id(st, alice, "Archive")},
 	};
 	struct store_delivery d2 = {.data = m.data, .len = m.len, .rcpts = rc2, .rcpt_count = 2};
 	CHECK_INT(store_deliver(st, &d2, &err), 0);
@@ -715,7 +718,8 @@ TEST(deliver_async)
 		while (i == 7 && msgs[i].len < 1234)
 			buf_putc(&msgs[i], 'x');
 		rc[i] = (struct store_delivery_rcpt){.user_id = i == 5 ? 999 : alice};
-		d[i] = (struct store_delivery){.data = msgs[i].data, .len = msgs[i].len, .rcpts = &rc[i], .rcpt_count = 1};
+		d[i] = (struct store_delivery){
+		    .data = msgs[i].data, .len = msgs[i].len, .rcpts = &rc[i], .rcpt_count = 1};
 		store_deliver_async(st, &d[i], async_cb, &a);
 	}
 	/* A bad delivery also completes through the loop. */
@@ -767,7 +771,9 @@ TEST(deliver_async)
 	a.watch_calls = 0;
 	uint32_t one = 1;
 	a.in_call = true;
-	CHECK_INT(store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err), 1);
+	CHECK_INT(store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL,
+				      NULL, &err),
+		  1);
 	CHECK_INT(store_mailbox_create(st, alice, "New", STORE_SPECIAL_NONE, &err), 0);
 	a.in_call = false;
 	CHECK_INT(a.watch_calls, 0);
@@ -777,7 +783,8 @@ TEST(deliver_async)
 	/* A removed watch is not called. */
 	store_watch_remove(st, &w);
 	CHECK(w == NULL);
-	CHECK_INT(store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err),
+	CHECK_INT(store_msg_set_flags(st, inbox, &one, 1, STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, NULL, 0, NULL,
+				      NULL, &err),
 		  1);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	CHECK_INT(a.watch_calls, 2);
@@ -885,20 +892,21 @@ TEST(flags)
 		const char *want_kw;
 		int changed;
 	} cases[] = {
-		{STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, STORE_FLAG_SEEN, NULL, 1},
-		{STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, STORE_FLAG_SEEN, NULL, 0},
-		{STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, "Work $label1", STORE_FLAG_SEEN | STORE_FLAG_FLAGGED, "Work $label1", 1},
-		{STORE_FLAGS_ADD, 0, "work", STORE_FLAG_SEEN | STORE_FLAG_FLAGGED, "Work $label1", 0},
-		{STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, "WORK", STORE_FLAG_FLAGGED, "$label1", 1},
-		{STORE_FLAGS_SET, STORE_FLAG_DELETED, "a b", STORE_FLAG_DELETED, "a b", 1},
-		{STORE_FLAGS_SET, STORE_FLAG_DELETED, "b a", STORE_FLAG_DELETED, "a b", 0},
-		{STORE_FLAGS_SET, 0, NULL, 0, NULL, 1},
+	    {STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, STORE_FLAG_SEEN, NULL, 1},
+	    {STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, STORE_FLAG_SEEN, NULL, 0},
+	    {STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, "Work $label1", STORE_FLAG_SEEN | STORE_FLAG_FLAGGED,
+	     "Work $label1", 1},
+	    {STORE_FLAGS_ADD, 0, "work", STORE_FLAG_SEEN | STORE_FLAG_FLAGGED, "Work $label1", 0},
+	    {STORE_FLAGS_REMOVE, STORE_FLAG_SEEN, "WORK", STORE_FLAG_FLAGGED, "$label1", 1},
+	    {STORE_FLAGS_SET, STORE_FLAG_DELETED, "a b", STORE_FLAG_DELETED, "a b", 1},
+	    {STORE_FLAGS_SET, STORE_FLAG_DELETED, "b a", STORE_FLAG_DELETED, "a b", 0},
+	    {STORE_FLAGS_SET, 0, NULL, 0, NULL, 1},
 	};
 	uint32_t three = 3;
 	uint64_t last = m0;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		CHECK_INT(store_msg_set_flags(st, inbox, &three, 1, cases[i].mode, cases[i].flags, cases[i].kw, 0, NULL, NULL,
-					      &err),
+		CHECK_INT(store_msg_set_flags(st, inbox, &three, 1, cases[i].mode, cases[i].flags,
+					      cases[i].kw, 0, NULL, NULL, &err),
 			  cases[i].changed);
 		struct store_msg m;
 		CHECK_INT(store_msg_get(st, inbox, 3, STORE_FIELD_BASIC, &m, &err), 1);
@@ -921,7 +929,9 @@ TEST(flags)
 	uint32_t uids[90];
 	for (int i = 0; i < 90; i++)
 		uids[i] = (uint32_t)(i * 2 + 1); /* 1, 3, ..., 179: 50 exist */
-	CHECK_INT(store_msg_set_flags(st, inbox, uids, 90, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err), 50);
+	CHECK_INT(store_msg_set_flags(st, inbox, uids, 90, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL,
+				      NULL, &err),
+		  50);
 	CHECK_INT(store_mailbox_get_by_id(st, inbox, &mb, &err), 1);
 	CHECK_INT(mb.unseen, 50);
 	uint64_t m1 = mb.highestmodseq;
@@ -929,24 +939,28 @@ TEST(flags)
 
 	/* CONDSTORE: UNCHANGEDSINCE below a message's modseq fails it. */
 	uint32_t two_four[] = {2, 4, 6};
-	CHECK_INT(store_msg_set_flags(st, inbox, two_four, 1, STORE_FLAGS_ADD, STORE_FLAG_ANSWERED, NULL, 0, NULL, NULL, &err),
+	CHECK_INT(store_msg_set_flags(st, inbox, two_four, 1, STORE_FLAGS_ADD, STORE_FLAG_ANSWERED, NULL, 0,
+				      NULL, NULL, &err),
 		  1); /* uid 2 now has modseq m1 + 1 */
 	uint32_t *failed;
 	size_t nfailed;
-	CHECK_INT(store_msg_set_flags(st, inbox, two_four, 3, STORE_FLAGS_ADD, STORE_FLAG_DELETED, NULL, m1, &failed,
-				      &nfailed, &err),
+	CHECK_INT(store_msg_set_flags(st, inbox, two_four, 3, STORE_FLAGS_ADD, STORE_FLAG_DELETED, NULL, m1,
+				      &failed, &nfailed, &err),
 		  2);
 	CHECK_INT(nfailed, 1);
 	if (nfailed == 1)
 		CHECK_INT(failed[0], 2);
 	free(failed);
-	CHECK_INT(store_msg_set_flags(st, inbox, two_four, 2, STORE_FLAGS_ADD, STORE_FLAG_DELETED, NULL, 0, NULL, NULL, &err),
+	CHECK_INT(store_msg_set_flags(st, inbox, two_four, 2, STORE_FLAGS_ADD, STORE_FLAG_DELETED, NULL, 0,
+				      NULL, NULL, &err),
 		  1);
 	CHECK_INT(store_mailbox_get_by_id(st, inbox, &mb, &err), 1);
 	CHECK_INT(mb.deleted, 3);
 	store_mailbox_clear(&mb);
 	uint32_t bad[] = {4, 2};
-	CHECK_INT(store_msg_set_flags(st, inbox, bad, 2, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err), -1);
+	CHECK_INT(store_msg_set_flags(st, inbox, bad, 2, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL,
+				      NULL, &err),
+		  -1);
 
 	/* Iteration sees what the counters say. */
 	struct store_msg_iter *it = store_msg_iter_new(st, inbox, 1, UINT32_MAX, STORE_FIELD_BASIC);
@@ -986,8 +1000,8 @@ TEST(expunge_changes)
 	uint64_t size0 = mb.size;
 	store_mailbox_clear(&mb);
 	uint32_t seen[] = {1, 2};
-	store_msg_set_flags(st, inbox, seen, 2, STORE_FLAGS_ADD, STORE_FLAG_SEEN | STORE_FLAG_DELETED, NULL, 0, NULL, NULL,
-			    &err);
+	store_msg_set_flags(st, inbox, seen, 2, STORE_FLAGS_ADD, STORE_FLAG_SEEN | STORE_FLAG_DELETED, NULL,
+			    0, NULL, NULL, &err);
 	uint32_t gone[] = {2, 3, 11};
 	CHECK_INT(store_msg_expunge(st, inbox, gone, 3, &err), 2);
 	CHECK_INT(store_msg_expunge(st, inbox, gone, 3, &err), 0);
@@ -1057,7 +1071,8 @@ TEST(copy_move)
 	int64_t archive = mailbox_id(st, alice, "Archive"), trash = mailbox_id(st, alice, "Trash");
 	uint32_t uids[] = {2, 4, 9};
 	uint32_t *src, *dst;
-	store_msg_set_flags(st, inbox, uids, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, "tag", 0, NULL, NULL, &err);
+	store_msg_set_flags(st, inbox, uids, 1, STORE_FLAGS_ADD, STORE_FLAG_FLAGGED, "tag", 0, NULL, NULL,
+			    &err);
 	CHECK_INT(store_msg_copy(st, inbox, uids, 3, archive, false, &src, &dst, &err), 2);
 	CHECK_INT(src[0], 2);
 	CHECK_INT(src[1], 4);
@@ -1132,7 +1147,8 @@ TEST(copy_move)
 	CHECK_INT(dst[0], 3);
 	free(src);
 	free(dst);
-	CHECK_INT(store_msg_copy(st, trash, &one, 1, mailbox_id(st, bob, "INBOX"), false, &src, &dst, &err), -1);
+	CHECK_INT(store_msg_copy(st, trash, &one, 1, mailbox_id(st, bob, "INBOX"), false, &src, &dst, &err),
+		  -1);
 	check_integrity(st);
 	store_close(&st);
 }
@@ -1161,8 +1177,11 @@ TEST(quota)
 	uint32_t one = 1;
 	uint32_t *src, *dst;
 	int64_t inbox = mailbox_id(st, alice, "INBOX");
-	CHECK_INT(store_msg_copy(st, inbox, &one, 1, mailbox_id(st, alice, "Archive"), false, &src, &dst, &err), -1);
-	CHECK_INT(store_msg_copy(st, inbox, &one, 1, mailbox_id(st, alice, "Archive"), true, &src, &dst, &err), 1);
+	CHECK_INT(
+	    store_msg_copy(st, inbox, &one, 1, mailbox_id(st, alice, "Archive"), false, &src, &dst, &err),
+	    -1);
+	CHECK_INT(
+	    store_msg_copy(st, inbox, &one, 1, mailbox_id(st, alice, "Archive"), true, &src, &dst, &err), 1);
 	free(src);
 	free(dst);
 	CHECK_INT(store_quota_exceeded(st, 424242, 1, &err), -1);
@@ -1181,16 +1200,21 @@ TEST(queue)
 	struct buf m;
 	make_msg(&m, 1, "outbound", "to the world");
 	const char *remote[] = {"x@remote.test", "y@remote.test"};
-	struct store_delivery_rcpt rc = {.user_id = alice, .mailbox_id = mailbox_id(st, alice, "Sent"),
-					 .flags = STORE_FLAG_SEEN};
-	struct store_delivery d = {.data = m.data, .len = m.len, .mail_from = "alice@example.test",
-				   .remote_rcpts = remote, .remote_count = 2, .queue_user_id = alice,
-				   .rcpts = &rc, .rcpt_count = 1};
+	struct store_delivery_rcpt rc = {
+	    .user_id = alice, .mailbox_id = mailbox_id(st, alice, "Sent"), .flags = STORE_FLAG_SEEN};
+	struct store_delivery d = {.data = m.data,
+				   .len = m.len,
+				   .mail_from = "alice@example.test",
+				   .remote_rcpts = remote,
+				   .remote_count = 2,
+				   .queue_user_id = alice,
+				   .rcpts = &rc,
+				   .rcpt_count = 1};
 	CHECK_INT(store_deliver(st, &d, &err), 0);
 	CHECK(d.queue_id > 0);
 	CHECK_INT(rc.result, 0);
-	struct store_delivery d2 = {.data = m.data, .len = m.len, .mail_from = "", .remote_rcpts = remote,
-				    .remote_count = 1};
+	struct store_delivery d2 = {
+	    .data = m.data, .len = m.len, .mail_from = "", .remote_rcpts = remote, .remote_count = 1};
 	CHECK_INT(store_deliver(st, &d2, &err), 0);
 	CHECK(d2.queue_id > d.queue_id);
 
@@ -1270,10 +1294,10 @@ TEST(search)
 	static const struct {
 		const char *subject, *body;
 	} msgs[] = {
-		{"Quarterly report", "The figures for the third quarter are attached."},
-		{"Lunch", "Shall we meet at the café near the station?"},
-		{"=?iso-8859-1?q?R=E9sum=E9?=", "Please find my résumé. Zebra crossing."},
-		{"Hello", "Nothing to see here, just the quarterly numbers"},
+	    {"Quarterly report", "The figures for the third quarter are attached."},
+	    {"Lunch", "Shall we meet at the café near the station?"},
+	    {"=?iso-8859-1?q?R=E9sum=E9?=", "Please find my résumé. Zebra crossing."},
+	    {"Hello", "Nothing to see here, just the quarterly numbers"},
 	};
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
 		struct buf m;
@@ -1287,25 +1311,25 @@ TEST(search)
 		const char *query;
 		const char *want; /* UIDs, space-separated */
 	} cases[] = {
-		{STORE_SEARCH_TEXT, "quarterly", "1 4"},
-		{STORE_SEARCH_SUBJECT, "quarterly", "1"},
-		{STORE_SEARCH_BODY, "QUARTERLY", "4"},
-		{STORE_SEARCH_TEXT, "cafe", "2"},
-		{STORE_SEARCH_TEXT, "resume", "3"},
-		{STORE_SEARCH_SUBJECT, "résumé", "3"},
-		{STORE_SEARCH_TEXT, "quart", "1 4"},
-		{STORE_SEARCH_TEXT, "quarterly figures", "1"},
-		{STORE_SEARCH_TEXT, "zebra", "3"},
-		{STORE_SEARCH_TEXT, "giraffe", ""},
-		{STORE_SEARCH_FROM, "sender", "1 2 3 4"},
-		{STORE_SEARCH_FROM, "alice", ""},
-		{STORE_SEARCH_TO, "carol", "1 2 3 4"},
-		{STORE_SEARCH_TO, "carol@example.test", "1 2 3 4"},
-		{STORE_SEARCH_TEXT, "\"quoted\" AND OR NOT", ""},
-		{STORE_SEARCH_TEXT, "*** ---", "1 2 3 4"},
-		{STORE_SEARCH_TEXT, "— zebra …", "3"},
-		{STORE_SEARCH_TEXT, "«»", "1 2 3 4"},
-		{STORE_SEARCH_TEXT, "", "1 2 3 4"},
+	    {STORE_SEARCH_TEXT, "quarterly", "1 4"},
+	    {STORE_SEARCH_SUBJECT, "quarterly", "1"},
+	    {STORE_SEARCH_BODY, "QUARTERLY", "4"},
+	    {STORE_SEARCH_TEXT, "cafe", "2"},
+	    {STORE_SEARCH_TEXT, "resume", "3"},
+	    {STORE_SEARCH_SUBJECT, "résumé", "3"},
+	    {STORE_SEARCH_TEXT, "quart", "1 4"},
+	    {STORE_SEARCH_TEXT, "quarterly figures", "1"},
+	    {STORE_SEARCH_TEXT, "zebra", "3"},
+	    {STORE_SEARCH_TEXT, "giraffe", ""},
+	    {STORE_SEARCH_FROM, "sender", "1 2 3 4"},
+	    {STORE_SEARCH_FROM, "alice", ""},
+	    {STORE_SEARCH_TO, "carol", "1 2 3 4"},
+	    {STORE_SEARCH_TO, "carol@example.test", "1 2 3 4"},
+	    {STORE_SEARCH_TEXT, "\"quoted\" AND OR NOT", ""},
+	    {STORE_SEARCH_TEXT, "*** ---", "1 2 3 4"},
+	    {STORE_SEARCH_TEXT, "— zebra …", "3"},
+	    {STORE_SEARCH_TEXT, "«»", "1 2 3 4"},
+	    {STORE_SEARCH_TEXT, "", "1 2 3 4"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint32_t *uids;
@@ -1330,8 +1354,8 @@ TEST(search)
 	CHECK_INT(n, 1);
 	free(uids);
 	/* Other users' mail is not found. */
-	CHECK_INT(store_search(st, mailbox_id(st, user_id(st, "bob@example.test"), "INBOX"), STORE_SEARCH_TEXT,
-			       "zebra", &uids, &n, &err),
+	CHECK_INT(store_search(st, mailbox_id(st, user_id(st, "bob@example.test"), "INBOX"),
+			       STORE_SEARCH_TEXT, "zebra", &uids, &n, &err),
 		  0);
 	CHECK_INT(n, 0);
 	free(uids);
@@ -1385,14 +1409,15 @@ TEST(integrity)
 	static const struct {
 		const char *tamper, *undo;
 	} cases[] = {
-		{"UPDATE mailboxes SET unseen = unseen + 1", "UPDATE mailboxes SET unseen = unseen - 1"},
-		{"UPDATE mailboxes SET messages = messages + 1", "UPDATE mailboxes SET messages = messages - 1"},
-		{"UPDATE mailboxes SET recent = recent + 1", "UPDATE mailboxes SET recent = recent - 1"},
-		{"UPDATE mailboxes SET uidnext = 1", "UPDATE mailboxes SET uidnext = (SELECT coalesce(max(uid), 0) + 1"
-						     " FROM msgs WHERE mailbox_id = mailboxes.id)"},
-		{"UPDATE users SET used_bytes = used_bytes + 1", "UPDATE users SET used_bytes = used_bytes - 1"},
-		{"UPDATE contents SET refs = refs + 1", "UPDATE contents SET refs = refs - 1"},
-		{"DELETE FROM fts_text WHERE id = (SELECT max(id) FROM fts_text)", NULL},
+	    {"UPDATE mailboxes SET unseen = unseen + 1", "UPDATE mailboxes SET unseen = unseen - 1"},
+	    {"UPDATE mailboxes SET messages = messages + 1", "UPDATE mailboxes SET messages = messages - 1"},
+	    {"UPDATE mailboxes SET recent = recent + 1", "UPDATE mailboxes SET recent = recent - 1"},
+	    {"UPDATE mailboxes SET uidnext = 1",
+	     "UPDATE mailboxes SET uidnext = (SELECT coalesce(max(uid), 0) + 1"
+	     " FROM msgs WHERE mailbox_id = mailboxes.id)"},
+	    {"UPDATE users SET used_bytes = used_bytes + 1", "UPDATE users SET used_bytes = used_bytes - 1"},
+	    {"UPDATE contents SET refs = refs + 1", "UPDATE contents SET refs = refs - 1"},
+	    {"DELETE FROM fts_text WHERE id = (SELECT max(id) FROM fts_text)", NULL},
 	};
 	struct buf path;
 	buf_init(&path, 4096);
@@ -1484,7 +1509,9 @@ TEST(concurrent)
 	CHECK_INT(store_msg_iter_next(it, &im), 1);
 	CHECK_INT(deliver1(cli, dave, 0, NULL, m.data, 0), 3);
 	uint32_t first = 1;
-	CHECK_INT(store_msg_set_flags(st, dbox, &first, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err), 1);
+	CHECK_INT(store_msg_set_flags(st, dbox, &first, 1, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL,
+				      NULL, &err),
+		  1);
 	uint32_t *uids;
 	size_t nuids;
 	CHECK_INT(store_mailbox_uids(st, dbox, &uids, &nuids, &err), 0);
@@ -1573,7 +1600,8 @@ static void crash_submit(struct crash_child *c)
 		j->id = c->next++;
 		crash_msg(&j->msg, j->id);
 		j->rc = (struct store_delivery_rcpt){.user_id = c->user};
-		j->d = (struct store_delivery){.data = j->msg.data, .len = j->msg.len, .rcpts = &j->rc, .rcpt_count = 1};
+		j->d = (struct store_delivery){
+		    .data = j->msg.data, .len = j->msg.len, .rcpts = &j->rc, .rcpt_count = 1};
 		c->inflight++;
 		store_deliver_async(c->st, &j->d, crash_cb, j);
 	}
@@ -1699,7 +1727,8 @@ TEST(crash)
 	CHECK_INT(sqlite3_step(q), SQLITE_ROW);
 	CHECK_STR((const char *)sqlite3_column_text(q, 0), "ok");
 	sqlite3_finalize(q);
-	CHECK_INT(sqlite3_prepare_v2(db, "INSERT INTO fts(fts) VALUES('integrity-check')", -1, &q, NULL), SQLITE_OK);
+	CHECK_INT(sqlite3_prepare_v2(db, "INSERT INTO fts(fts) VALUES('integrity-check')", -1, &q, NULL),
+		  SQLITE_OK);
 	CHECK_INT(sqlite3_step(q), SQLITE_DONE);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
