@@ -20,6 +20,8 @@ static const struct {
 	{"user", cli_main_user, "add, list or remove accounts; change passwords and quotas"},
 	{"alias", cli_main_alias, "add, list or remove aliases and catch-alls"},
 	{"queue", cli_main_queue, "list, show, flush or remove outbound mail"},
+	{"dkim", cli_main_dkim, "make DKIM signing keys, list them with their DNS records"},
+	{"dns", cli_main_dns, "print the DNS records a domain needs (MX, SPF, DKIM, DMARC, SRV)"},
 	{"export", cli_main_export, "write a mailbox as mbox"},
 };
 

@@ -40,6 +40,15 @@ int cli_main_domain(int argc, char **argv);
 int cli_main_user(int argc, char **argv);
 int cli_main_alias(int argc, char **argv);
 int cli_main_queue(int argc, char **argv);
+int cli_main_dkim(int argc, char **argv);
+int cli_main_dns(int argc, char **argv);
+
+/* DKIM helpers shared by `dkim` and `dns` (cli/dkim.c): the key folder,
+ * and the TXT records of a domain's keys printed in zone-file form
+ * (returns the number of keys, or -1 after printing the problem). */
+void cli_dkim_dir(const struct config *cfg, char *out, size_t size);
+void cli_print_txt(FILE *out, const char *text);
+int cli_dkim_records(const struct config *cfg, const char *domain, FILE *out);
 int cli_main_export(int argc, char **argv);
 
 /* Parses the common options (-c FILE, --config FILE, -h, --help) out of

@@ -39,6 +39,7 @@
 #include "core/privsep.h"
 #include "core/server.h"
 #include "core/tls.h"
+#include "dkim/dkim.h"
 #include "http/http_server.h"
 #include "imap/imap_server.h"
 #include "pop3/pop3_server.h"
@@ -269,6 +270,12 @@ static void worker_main(struct config *cfg, int *fds, int ipc, bool drop, uid_t 
 	w->srv.sched = sched_new(&w->srv, &error);
 	if (w->srv.sched == NULL)
 		fatalx("queue: %s", error);
+	char dkim_dir[4096];
+	if (cfg->dkim_dir != NULL)
+		snprintf(dkim_dir, sizeof(dkim_dir), "%s", cfg->dkim_dir);
+	else if (snprintf(dkim_dir, sizeof(dkim_dir), "%s/dkim", cfg->data_dir) >= (int)sizeof(dkim_dir))
+		fatalx("data_dir too long");
+	w->srv.dkim = dkim_signer_new(dkim_dir);
 
 	w->listener_count = cfg->listener_count;
 	w->listeners = xcalloc(cfg->listener_count ? cfg->listener_count : 1, sizeof(*w->listeners));
@@ -297,6 +304,7 @@ static void worker_main(struct config *cfg, int *fds, int ipc, bool drop, uid_t 
 
 	/* Every connection is gone; pending deliveries are committed by store_close. */
 	sched_free(&w->srv.sched);
+	dkim_signer_free(&w->srv.dkim);
 	store_close(&w->srv.store);
 	auth_login_ctx_free(&w->srv.login);
 	verify_pool_free(&w->srv.verify);

@@ -25,6 +25,7 @@
 #include "auth/auth_login.h"
 #include "auth/sasl.h"
 #include "core/server.h"
+#include "dkim/dkim.h"
 #include "mime/address.h"
 #include "mime/header.h"
 #include "smtp/smtp_data.h"
@@ -315,6 +316,30 @@ static void txn_deliver(struct smtp_session *s)
 			return;
 		}
 		add_missing_headers(s);
+		/* DKIM: mail from our domains is signed before it is stored or
+		 * queued (the signatures go after our Received header).
+		 * XXX: hashing a large message and an RSA signature (~1 ms) run
+		 * on the event loop. */
+		if (s->srv->dkim != NULL) {
+			struct buf sig;
+			buf_init(&sig, 64 * 1024);
+			const char *msg = t->data.data + t->header_len, *error;
+			size_t len = t->data.len - t->header_len;
+			int r = dkim_signer_sign(s->srv->dkim, msg, len, time(NULL), &sig, &error);
+			if (r < 0)
+				log_session(s->c->id, "smtp dkim not signed: %s", error);
+			if (r > 0) {
+				struct buf out;
+				buf_init(&out, t->data.max + sig.len);
+				if (buf_append(&out, t->data.data, t->header_len) == 0 && buf_append(&out, sig.data, sig.len) == 0 &&
+				    buf_append(&out, msg, len) == 0) {
+					buf_free(&t->data);
+					t->data = out;
+				} else
+					buf_free(&out);
+			}
+			buf_free(&sig);
+		}
 	}
 
 	/* Targets: each local user once, each remote address once. */

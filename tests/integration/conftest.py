@@ -212,3 +212,84 @@ def client_tls_context():
 def message(subject="Hello", sender="sender@remote.test", to="alice@example.test", body="Hi there.\r\n"):
     return (f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
             f"Message-ID: <{subject.replace(' ', '.')}.{time.time()}@remote.test>\r\n\r\n{body}")
+
+
+# -- a real DNS server on loopback, for outbound delivery ------------------------
+
+class DNSServer:
+    """Debian's nsd, authoritative for one zone, on ADDRESS:PORT of loopback.
+
+    Outbound tests point posthorn's dns_resolver at it (and, through a
+    private mount namespace, dkimverify's resolv.conf), so that MX, A and
+    TXT lookups are real DNS and never leave the machine."""
+
+    def __init__(self, root, address, zone_name, zone_text, port=53):
+        self.root = root
+        self.address = address
+        self.port = port
+        self.proc = None
+        os.makedirs(root, exist_ok=True)
+        with open(os.path.join(root, "zone"), "w") as f:
+            f.write(zone_text)
+        with open(os.path.join(root, "nsd.conf"), "w") as f:
+            f.write(f"""server:
+    ip-address: {address}@{port}
+    username: ""
+    chroot: ""
+    zonesdir: "{root}"
+    database: ""
+    pidfile: "{root}/nsd.pid"
+    logfile: "{root}/nsd.log"
+    xfrdfile: "{root}/xfrd.state"
+    xfrdir: "{root}"
+    zonelistfile: "{root}/zone.list"
+    server-count: 1
+    verbosity: 1
+remote-control:
+    control-enable: no
+zone:
+    name: "{zone_name}"
+    zonefile: "zone"
+""")
+
+    def start(self):
+        subprocess.run(["nsd-checkzone", "test.", os.path.join(self.root, "zone")], check=True,
+                       capture_output=True)
+        log = open(os.path.join(self.root, "nsd.out"), "a")
+        self.proc = subprocess.Popen(["nsd", "-d", "-c", os.path.join(self.root, "nsd.conf")], stdout=log,
+                                     stderr=log, start_new_session=True)
+        log.close()
+        import dns.resolver
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers = [self.address]
+        r.port = self.port
+        r.lifetime = 0.5
+        deadline = time.time() + 10
+        while True:
+            try:
+                r.resolve("ns.test", "A")
+                return self
+            except Exception:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("nsd did not start: " + open(os.path.join(self.root, "nsd.out")).read())
+                time.sleep(0.05)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def port_free(host, port, udp=False):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
