@@ -350,26 +350,29 @@ static void put_filename(struct buf *b, const char *param, const char *name)
 	}
 }
 
-static void put_base64(struct buf *b, const char *data, size_t len)
+static int put_base64(struct buf *b, const char *data, size_t len)
 {
-	for (size_t i = 0; i < len; i += 57) {
-		base64_encode(b, data + i, len - i < 57 ? len - i : 57);
-		buf_puts(b, "\r\n");
-	}
+	for (size_t i = 0; i < len; i += 57)
+		if (base64_encode(b, data + i, len - i < 57 ? len - i : 57) < 0 || buf_puts(b, "\r\n") < 0)
+			return -1;
+	return 0;
 }
 
-static void put_attachment(struct buf *b, const char *boundary, const char *type, const char *name,
-			   const char *data, size_t len)
+/* Every writer into the message returns -1 once the buffer is full (the
+ * message is then too large); callers check after each part. */
+static int put_attachment(struct buf *b, const char *boundary, const char *type, const char *name,
+			  const char *data, size_t len)
 {
 	buf_printf(b, "--%s\r\nContent-Type: %s", boundary, type);
 	put_filename(b, "name", name);
 	buf_puts(b, "\r\nContent-Disposition: attachment");
 	put_filename(b, "filename", name);
-	buf_puts(b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n");
-	put_base64(b, data, len);
+	if (buf_puts(b, "\r\nContent-Transfer-Encoding: base64\r\n\r\n") < 0)
+		return -1;
+	return put_base64(b, data, len);
 }
 
-static void put_text(struct buf *b, const char *text)
+static int put_text(struct buf *b, const char *text)
 {
 	/* CRLF, CR and LF are all line ends; qp_encode writes them as CRLF. */
 	struct buf norm;
@@ -384,9 +387,11 @@ static void put_text(struct buf *b, const char *text)
 	}
 	if (norm.len == 0 || norm.data[norm.len - 1] != '\n')
 		buf_putc(&norm, '\n');
-	buf_puts(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
-	qp_encode(b, norm.data, norm.len, QP_TEXT);
+	int r = buf_puts(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+	if (r == 0)
+		r = qp_encode(b, norm.data, norm.len, QP_TEXT);
 	buf_free(&norm);
+	return r;
 }
 
 static int ref_parse(struct http_ctx *x, const char *key, struct msgref *ref)
@@ -482,7 +487,10 @@ static int put_forwarded_parts(struct compose *m, struct buf *b, const char *bou
 			snprintf(type, sizeof(type), "application/octet-stream");
 		char clean[128];
 		clean_media_type(type, clean, sizeof(clean));
-		put_attachment(b, boundary, clean, name, buf_cstr(&body), body.len);
+		if (put_attachment(b, boundary, clean, name, buf_cstr(&body), body.len) < 0) {
+			http_reply_error(x, 413, "the message is larger than the server accepts");
+			r = -1;
+		}
 		free(name);
 		buf_free(&body);
 	}
@@ -598,8 +606,9 @@ static int build_message(struct compose *m)
 	}
 	buf_puts(b, "MIME-Version: 1.0\r\nUser-Agent: Posthorn Webmail\r\n");
 	bool multipart = m->upload_count > 0 || json_array_size(json_object_get(json_object_get(body, "forward"), "parts")) > 0;
+	int full = 0;
 	if (!multipart) {
-		put_text(b, text ? text : "");
+		full = put_text(b, text ? text : "");
 	} else {
 		char boundary[64];
 		random_hex(rnd, 24);
@@ -607,16 +616,17 @@ static int build_message(struct compose *m)
 		buf_printf(b, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n", boundary);
 		buf_puts(b, "This is a multi-part message in MIME format.\r\n");
 		buf_printf(b, "--%s\r\n", boundary);
-		put_text(b, text ? text : "");
-		for (size_t i = 0; i < m->upload_count; i++) {
+		full = put_text(b, text ? text : "");
+		for (size_t i = 0; i < m->upload_count && full == 0; i++) {
 			const struct web_upload *up = web_upload_find(x->session, m->uploads[i]);
-			put_attachment(b, boundary, up->type, up->name, up->data, up->len);
+			full = put_attachment(b, boundary, up->type, up->name, up->data, up->len);
 		}
-		if (m->forward.mailbox != 0 && put_forwarded_parts(m, b, boundary) < 0)
+		if (full == 0 && m->forward.mailbox != 0 && put_forwarded_parts(m, b, boundary) < 0)
 			return -1;
-		buf_printf(b, "--%s--\r\n", boundary);
+		if (full == 0)
+			full = buf_printf(b, "--%s--\r\n", boundary);
 	}
-	if (b->len > cfg->max_message_size) {
+	if (full < 0 || b->len > cfg->max_message_size) {
 		http_reply_error(x, 413, "the message is larger than the server accepts");
 		return -1;
 	}

@@ -58,7 +58,14 @@ enum hc_state {
 	HC_WAIT,   /* a handler answers later */
 	HC_WRITE,  /* a big reply goes out piece by piece */
 	HC_STREAM, /* server-push */
+	HC_LINGER, /* an error was answered: input is discarded, then close */
 };
+
+/* After an error reply, input is read and dropped for up to this long
+ * (or this much) before closing, so that the client reads the reply
+ * instead of a reset caused by the bytes it was still sending. */
+#define LINGER_SECONDS 2
+#define LINGER_MAX (4 * 1024 * 1024)
 
 struct http_conn {
 	struct conn *c;
@@ -70,6 +77,9 @@ struct http_conn {
 	bool keep_alive;             /* of the current request */
 	bool shutting_down;
 	bool gone;                   /* the conn was freed while a reply was pending */
+	bool linger;                 /* close through HC_LINGER */
+	struct event *linger_ev;
+	size_t lingered;
 	/* HC_WRITE */
 	char *out;
 	size_t out_len, out_off;
@@ -593,9 +603,12 @@ static void stream_unlink(struct http_conn *hc)
 
 void http_close_streams(uint64_t session_serial)
 {
+	static const char bye[] = "event: logout\ndata: {}\n\n";
 	for (struct http_conn *hc = g.streams; hc != NULL; hc = hc->stream_next)
-		if (hc->stream_session == session_serial)
+		if (hc->stream_session == session_serial) {
+			http_stream_write(hc->c, bye, sizeof(bye) - 1);
 			conn_close(hc->c);
+		}
 }
 
 /* ---- static files ------------------------------------------------------------ */
@@ -788,7 +801,10 @@ static struct web_session *find_session(struct http_conn *hc)
 	size_t n;
 	if (http_cookie_get(cookie, session_cookie_name(hc->c), &v, &n) != 1)
 		return NULL;
-	return web_session_find(g.sessions, v, n, time(NULL), true);
+	struct web_session *s = web_session_find(g.sessions, v, n, time(NULL), true);
+	/* A session made over TLS never works over plain HTTP (and the other
+	 * way round): a cookie that leaked cannot cross over. */
+	return s != NULL && s->tls == hc->c->tls ? s : NULL;
 }
 
 /* Same origin: the Origin header, when sent, names this host (scheme and
@@ -943,6 +959,12 @@ static bool on_headers(struct http_conn *hc)
 	return true;
 }
 
+static void linger_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *hc = arg;
+	conn_close(hc->c);
+}
+
 static void conn_end_request(struct http_conn *hc)
 {
 	http_parser_reset(&hc->parser);
@@ -950,6 +972,15 @@ static void conn_end_request(struct http_conn *hc)
 	for (size_t i = 0; i < sizeof(hc->query_tmp) / sizeof(hc->query_tmp[0]); i++)
 		buf_free(&hc->query_tmp[i]);
 	hc->query_used = 0;
+	if (hc->linger && hc->linger_ev == NULL) {
+		hc->state = HC_LINGER;
+		hc->linger_ev = evtimer_new(hc->srv->base, linger_done, hc);
+		struct timeval tv = {LINGER_SECONDS, 0};
+		evtimer_add(hc->linger_ev, &tv);
+		struct evbuffer *in = conn_input(hc->c);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	if (!hc->keep_alive || hc->shutting_down)
 		conn_close(hc->c);
 }
@@ -958,6 +989,13 @@ static void http_read(struct conn *c, void *session)
 {
 	struct http_conn *hc = session;
 	struct evbuffer *in = conn_input(c);
+	if (hc->state == HC_LINGER) {
+		hc->lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (hc->lingered > LINGER_MAX)
+			conn_close(c);
+		return;
+	}
 	while (hc->state == HC_READ && !conn_closing(c) && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -971,10 +1009,12 @@ static void http_read(struct conn *c, void *session)
 			break;
 		case HTTP_PARSE_ERROR:
 			log_session(c->id, "http bad request: %s", err);
+			hc->linger = true;
 			reply_early(hc, hc->parser.status, err, true);
 			return;
 		case HTTP_PARSE_HEADERS:
 			if (!on_headers(hc)) {
+				hc->linger = true;
 				reply_early(hc, 413, "request body too large", true);
 				return;
 			}
@@ -1026,6 +1066,8 @@ static void *http_open(struct conn *c)
 
 static void hc_destroy(struct http_conn *hc)
 {
+	if (hc->linger_ev)
+		event_free(hc->linger_ev);
 	http_parser_deinit(&hc->parser);
 	buf_free(&hc->extra);
 	for (size_t i = 0; i < sizeof(hc->query_tmp) / sizeof(hc->query_tmp[0]); i++)
@@ -1044,7 +1086,8 @@ static void http_shutdown(struct conn *c, void *session)
 {
 	struct http_conn *hc = session;
 	hc->shutting_down = true;
-	if (hc->state == HC_STREAM || (hc->state == HC_READ && hc->parser.state == HTTP_PS_START && hc->parser.line.len == 0))
+	if (hc->state == HC_STREAM || hc->state == HC_LINGER ||
+	    (hc->state == HC_READ && hc->parser.state == HTTP_PS_START && hc->parser.line.len == 0))
 		conn_close(c);
 	/* Otherwise the request in progress finishes, then the connection closes. */
 }

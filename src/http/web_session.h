@@ -41,6 +41,7 @@ struct web_session {
 	int64_t user_id;
 	char *address;            /* canonical address of the user */
 	time_t created, last_seen;
+	bool tls;                 /* created over TLS: valid over TLS only */
 	struct web_upload *uploads;
 	size_t upload_bytes;
 	uint32_t next_upload;
