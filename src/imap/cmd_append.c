@@ -9,6 +9,7 @@
  * keeps the earlier ones (XXX: RFC 3502 asks for all or nothing). */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/server.h"
@@ -19,6 +20,7 @@
 #include "util/date.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/strnum.h"
 
 struct append_msg {
 	struct store_delivery d;
@@ -171,6 +173,170 @@ static void stored_cb(void *arg, struct store_delivery *d, int result)
 	buf_free(&b);
 }
 
+/* ---- CATENATE (RFC 4469) ---------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes (s, n) into a new string (NULL on a bad escape or NUL). */
+static char *pct_decode(const char *s, size_t n)
+{
+	struct buf b;
+	buf_init(&b, n + 1);
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			int a = i + 1 < n ? hexval(s[i + 1]) : -1, d = i + 2 < n ? hexval(s[i + 2]) : -1;
+			if (a < 0 || d < 0 || a * 16 + d == 0) {
+				buf_free(&b);
+				return NULL;
+			}
+			c = (char)(a * 16 + d);
+			i += 2;
+		}
+		buf_putc(&b, c);
+	}
+	char *r = buf_steal(&b, NULL);
+	return r ? r : xstrdup("");
+}
+
+/* The value of ";KEY=" at *p (case-insensitive), up to the next '/' or
+ * ';'. Advances *p past it. */
+static bool url_param(const char **p, const char *key, const char **v_r, size_t *n_r)
+{
+	size_t kl = strlen(key);
+	if (strncasecmp(*p, key, kl) != 0)
+		return false;
+	const char *v = *p + kl, *e = v;
+	while (*e && *e != '/' && *e != ';')
+		e++;
+	*v_r = v;
+	*n_r = (size_t)(e - v);
+	*p = e;
+	return true;
+}
+
+/* Appends what an IMAP URL of this account names (RFC 5092:
+ * [imap://authority]/mailbox[;UIDVALIDITY=n]/;UID=n[/;SECTION=s][/;PARTIAL=o[.l]]). */
+static int resolve_url(struct imap_session *s, const char *url, struct buf *out)
+{
+	const char *p = url, *v, *error;
+	size_t n;
+	if (strncasecmp(p, "imap://", 7) == 0) {
+		p = strchr(p + 7, '/');
+		if (p == NULL)
+			return -1;
+	}
+	if (*p != '/')
+		return -1;
+	p++;
+	const char *mstart = p;
+	while (*p && *p != ';' && *p != '/')
+		p++;
+	char *mbox = pct_decode(mstart, (size_t)(p - mstart));
+	if (mbox == NULL || mbox[0] == '\0') {
+		free(mbox);
+		return -1;
+	}
+	uint32_t uidvalidity = 0, uid = 0;
+	uint64_t poff = 0, plen = UINT64_MAX;
+	char *section = NULL;
+	int r = -1;
+	if (url_param(&p, ";UIDVALIDITY=", &v, &n) && (strn_to_u32(v, n, &uidvalidity) < 0 || uidvalidity == 0))
+		goto out;
+	if (!url_param(&p, "/;UID=", &v, &n) || strn_to_u32(v, n, &uid) < 0 || uid == 0)
+		goto out;
+	if (url_param(&p, "/;SECTION=", &v, &n) && (section = pct_decode(v, n)) == NULL)
+		goto out;
+	if (url_param(&p, "/;PARTIAL=", &v, &n)) {
+		const char *dot = memchr(v, '.', n);
+		if (strn_to_u64(v, dot ? (size_t)(dot - v) : n, &poff) < 0 ||
+		    (dot && strn_to_u64(dot + 1, n - (size_t)(dot - v) - 1, &plen) < 0))
+			goto out;
+	}
+	if (*p != '\0')
+		goto out;
+	struct imap_arg fake = {.type = IMAP_ARG_ATOM, .str = mbox, .len = strlen(mbox)};
+	char *name = imap_name_in(s, &fake, &error);
+	if (name == NULL)
+		goto out;
+	struct store_mailbox mb = {0};
+	struct store_msg m = {0};
+	char *data = NULL;
+	size_t len = 0;
+	if (store_mailbox_get(s->srv->store, s->user_id, name, &mb, &error) == 1 &&
+	    (uidvalidity == 0 || uidvalidity == mb.uidvalidity) &&
+	    store_msg_get(s->srv->store, mb.id, uid, STORE_FIELD_BASIC, &m, &error) == 1 &&
+	    store_msg_read(s->srv->store, m.id, &data, &len, &error) == 1) {
+		struct buf tmp;
+		buf_init(&tmp, BUF_MAX_DEFAULT);
+		const char *bytes;
+		size_t blen;
+		if (imap_section_bytes(data, len, section ? section : "", &tmp, &bytes, &blen) == 0) {
+			size_t off = poff < blen ? (size_t)poff : blen;
+			size_t cnt = blen - off < plen ? blen - off : (size_t)plen;
+			r = buf_append(out, bytes + off, cnt);
+		}
+		buf_free(&tmp);
+	}
+	free(data);
+	store_msg_clear(&m);
+	store_mailbox_clear(&mb);
+	free(name);
+out:
+	free(mbox);
+	free(section);
+	return r;
+}
+
+/* Builds a CATENATE message from its parts. NULL with *bad_url_r (the
+ * URL that failed, a view into the args) or *toobig_r. */
+static char *catenate(struct imap_session *s, const struct imap_arg *l, size_t *len_r, const char **bad_url_r,
+		      bool *toobig_r)
+{
+	struct buf out;
+	buf_init(&out, s->srv->cfg->max_message_size);
+	for (size_t i = 0; i + 1 < l->count; i += 2) {
+		const struct imap_arg *kind = &l->list[i], *val = &l->list[i + 1];
+		int r;
+		if (imap_arg_atom_is(kind, "TEXT") && val->type == IMAP_ARG_LITERAL)
+			r = buf_append(&out, val->str, val->len);
+		else if (imap_arg_atom_is(kind, "URL") && imap_astring(val) != NULL) {
+			size_t before = out.len;
+			r = resolve_url(s, val->str, &out);
+			if (r < 0 && out.len == before) {
+				*bad_url_r = val->str;
+				buf_free(&out);
+				return NULL;
+			}
+		} else {
+			*bad_url_r = "";
+			buf_free(&out);
+			return NULL;
+		}
+		if (r < 0) {
+			*toobig_r = true;
+			buf_free(&out);
+			return NULL;
+		}
+	}
+	if (l->count % 2 != 0 || l->count == 0) {
+		*bad_url_r = "";
+		buf_free(&out);
+		return NULL;
+	}
+	char *msg = buf_steal(&out, len_r);
+	return msg ? msg : xstrdup("");
+}
+
 void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 {
 	const char *error;
@@ -181,6 +347,23 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 	/* First pass: syntax and count. */
 	struct append_ctx *ctx = xmalloc(sizeof(*ctx));
 	ctx->s = s;
+	/* The mailbox first: a missing one is [TRYCREATE] before anything else. */
+	char *name = imap_name_in(s, &cmd->args[0], &error);
+	if (name == NULL) {
+		append_ctx_free(ctx);
+		imap_done(s, cmd, "NO", "%s", error);
+		return;
+	}
+	struct store_mailbox mb = {0};
+	int r = store_mailbox_get(s->srv->store, s->user_id, name, &mb, &error);
+	free(name);
+	if (r <= 0) {
+		append_ctx_free(ctx);
+		imap_done(s, cmd, "NO", r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		return;
+	}
+	ctx->mailbox_id = mb.id;
+	store_mailbox_clear(&mb);
 	size_t i = 1;
 	size_t cap = 0;
 	while (i < cmd->argc) {
@@ -208,6 +391,49 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 			i++;
 		}
 		const struct imap_arg *lit = i < cmd->argc ? &cmd->args[i] : NULL;
+		if (lit != NULL && imap_arg_atom_is(lit, "CATENATE") && i + 1 < cmd->argc &&
+		    cmd->args[i + 1].type == IMAP_ARG_LIST) {
+			const char *bad_url = NULL;
+			bool toobig = false;
+			size_t clen = 0;
+			char *msg = catenate(s, &cmd->args[i + 1], &clen, &bad_url, &toobig);
+			if (msg == NULL) {
+				buf_free(&kw);
+				append_ctx_free(ctx);
+				if (toobig)
+					imap_done(s, cmd, "NO", "[TOOBIG] Message too large.");
+				else if (bad_url[0] == '\0')
+					imap_bad(s, cmd, "Invalid CATENATE parts");
+				else {
+					struct buf u;
+					buf_init(&u, 8192);
+					imap_append_string(&u, bad_url, strlen(bad_url) < 4000 ? strlen(bad_url) : 0, false);
+					imap_done(s, cmd, "NO", "[BADURL %s] Invalid or unknown URL.", buf_cstr(&u));
+					buf_free(&u);
+				}
+				return;
+			}
+			i += 2;
+			if (ctx->count == cap) {
+				cap = cap ? cap * 2 : 1;
+				ctx->msgs = xreallocarray(ctx->msgs, cap, sizeof(*ctx->msgs));
+			}
+			struct append_msg *m = &ctx->msgs[ctx->count++];
+			memset(m, 0, sizeof(*m));
+			m->keywords = kw.len ? buf_steal(&kw, NULL) : NULL;
+			buf_free(&kw);
+			m->converted = msg;
+			m->rcpt.user_id = s->user_id;
+			m->rcpt.flags = flags;
+			m->rcpt.keywords = m->keywords;
+			m->d.data = msg;
+			m->d.len = clen;
+			m->d.internaldate = date ? date : time(NULL);
+			m->d.mail_from = "";
+			m->d.rcpts = &m->rcpt;
+			m->d.rcpt_count = 1;
+			continue;
+		}
 		/* RFC 6855: UTF8 (~{n}...) */
 		if (lit != NULL && imap_arg_atom_is(lit, "UTF8") && i + 1 < cmd->argc &&
 		    cmd->args[i + 1].type == IMAP_ARG_LIST && cmd->args[i + 1].count == 1) {
@@ -247,22 +473,6 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 		m->d.rcpts = &m->rcpt;
 		m->d.rcpt_count = 1;
 	}
-	char *name = imap_name_in(s, &cmd->args[0], &error);
-	if (name == NULL) {
-		append_ctx_free(ctx);
-		imap_done(s, cmd, "NO", "%s", error);
-		return;
-	}
-	struct store_mailbox mb = {0};
-	int r = store_mailbox_get(s->srv->store, s->user_id, name, &mb, &error);
-	free(name);
-	if (r <= 0) {
-		append_ctx_free(ctx);
-		imap_done(s, cmd, "NO", r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
-		return;
-	}
-	ctx->mailbox_id = mb.id;
-	store_mailbox_clear(&mb);
 	for (size_t k = 0; k < ctx->count; k++) {
 		if (ctx->msgs[k].d.len == 0) {
 			append_ctx_free(ctx);
@@ -270,6 +480,8 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 			return;
 		}
 		ctx->msgs[k].rcpt.mailbox_id = ctx->mailbox_id;
+		/* The array grew while parsing: point into its final place. */
+		ctx->msgs[k].d.rcpts = &ctx->msgs[k].rcpt;
 	}
 	s->cmd_ctx = ctx;
 	s->cmd_ctx_free = append_ctx_free;

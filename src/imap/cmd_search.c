@@ -325,11 +325,34 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 		{"FROM", SORT_FROM},	   {"SIZE", SORT_SIZE}, {"SUBJECT", SORT_SUBJECT},
 		{"TO", SORT_TO},	   {"DISPLAYFROM", SORT_DISPLAYFROM}, {"DISPLAYTO", SORT_DISPLAYTO},
 	};
-	if (cmd->argc < 3 || cmd->args[0].type != IMAP_ARG_LIST || cmd->args[0].count == 0) {
+	/* ESORT (RFC 5267): SORT RETURN (...) criteria charset keys. */
+	unsigned ret = 0;
+	size_t base = 0;
+	if (cmd->argc >= 2 && imap_arg_atom_is(&cmd->args[0], "RETURN") && cmd->args[1].type == IMAP_ARG_LIST) {
+		const struct imap_arg *rl = &cmd->args[1];
+		for (size_t k = 0; k < rl->count; k++) {
+			if (imap_arg_atom_is(&rl->list[k], "MIN"))
+				ret |= RET_MIN;
+			else if (imap_arg_atom_is(&rl->list[k], "MAX"))
+				ret |= RET_MAX;
+			else if (imap_arg_atom_is(&rl->list[k], "ALL"))
+				ret |= RET_ALL;
+			else if (imap_arg_atom_is(&rl->list[k], "COUNT"))
+				ret |= RET_COUNT;
+			else {
+				imap_bad(s, cmd, "Unknown RETURN option");
+				return;
+			}
+		}
+		if (ret == 0)
+			ret = RET_ALL;
+		base = 2;
+	}
+	if (cmd->argc < base + 3 || cmd->args[base].type != IMAP_ARG_LIST || cmd->args[base].count == 0) {
 		imap_bad(s, cmd, "SORT needs criteria, a charset and search keys");
 		return;
 	}
-	const struct imap_arg *l = &cmd->args[0];
+	const struct imap_arg *l = &cmd->args[base];
 	struct sort_crit *crit = xcalloc(l->count, sizeof(*crit));
 	size_t ncrit = 0;
 	bool reverse = false, need_hdr = false, need_summary = false;
@@ -364,12 +387,12 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	const char *charset;
-	if (parse_charset_arg(s, cmd, 1, &charset) < 0) {
+	if (parse_charset_arg(s, cmd, base + 1, &charset) < 0) {
 		free(crit);
 		return;
 	}
 	struct imap_search_result res;
-	if (search_part(s, cmd, 2, charset, &res) < 0) {
+	if (search_part(s, cmd, base + 2, charset, &res) < 0) {
 		free(crit);
 		return;
 	}
@@ -435,12 +458,39 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 	qsort(rows, nrows, sizeof(*rows), row_cmp);
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
-	buf_puts(&b, "* SORT");
-	for (size_t k = 0; k < nrows; k++)
-		buf_printf(&b, " %u", cmd->uid ? rows[k].uid : rows[k].seq);
-	if (res.modseq_used && nrows > 0)
-		buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)res.highestmodseq);
-	buf_puts(&b, "\r\n");
+	if (ret != 0) {
+		/* RFC 5267 3.2: MIN and MAX are the first and last in sort
+		 * order; ALL keeps the sort order (ranges only where it ascends). */
+		buf_printf(&b, "* ESEARCH (TAG \"%s\")%s", cmd->tag, cmd->uid ? " UID" : "");
+		if ((ret & RET_MIN) && nrows > 0)
+			buf_printf(&b, " MIN %u", cmd->uid ? rows[0].uid : rows[0].seq);
+		if ((ret & RET_MAX) && nrows > 0)
+			buf_printf(&b, " MAX %u", cmd->uid ? rows[nrows - 1].uid : rows[nrows - 1].seq);
+		if (ret & RET_COUNT)
+			buf_printf(&b, " COUNT %zu", nrows);
+		if ((ret & RET_ALL) && nrows > 0) {
+			buf_puts(&b, " ALL ");
+			for (size_t k = 0; k < nrows;) {
+				size_t j = k;
+				uint32_t first = cmd->uid ? rows[k].uid : rows[k].seq;
+				while (j + 1 < nrows && (cmd->uid ? rows[j + 1].uid : rows[j + 1].seq) ==
+								(cmd->uid ? rows[j].uid : rows[j].seq) + 1)
+					j++;
+				buf_printf(&b, k ? ",%u" : "%u", first);
+				if (j > k)
+					buf_printf(&b, ":%u", cmd->uid ? rows[j].uid : rows[j].seq);
+				k = j + 1;
+			}
+		}
+		buf_puts(&b, "\r\n");
+	} else {
+		buf_puts(&b, "* SORT");
+		for (size_t k = 0; k < nrows; k++)
+			buf_printf(&b, " %u", cmd->uid ? rows[k].uid : rows[k].seq);
+		if (res.modseq_used && nrows > 0)
+			buf_printf(&b, " (MODSEQ %llu)", (unsigned long long)res.highestmodseq);
+		buf_puts(&b, "\r\n");
+	}
 	imap_write_buf(s, &b);
 	buf_free(&b);
 	for (size_t k = 0; k < nrows; k++)

@@ -577,6 +577,35 @@ static void fetch_one(struct imap_session *s, struct fetch_ctx *f, const struct 
 	free(data);
 }
 
+/* For CATENATE's URLs: the bytes of BODY[section] (section as in a URL:
+ * "", "1.2", "HEADER", "1.MIME"...). Returns 0 and a view into data (or
+ * tmp), or -1 for a bad section or a part that does not exist. */
+int imap_section_bytes(const char *data, size_t len, const char *section, struct buf *tmp, const char **p_r,
+		       size_t *n_r)
+{
+	struct fetch_item it = {0};
+	struct buf spec;
+	buf_init(&spec, 64 * 1024);
+	buf_printf(&spec, "[%s]", section);
+	const char *error;
+	int r = -1;
+	if (spec.len < 64 * 1024 - 1 && parse_section(&it, buf_cstr(&spec), "BODY", &error) == 0) {
+		struct mime_message *msg = mime_parse(data, len);
+		if (section_bytes(&it, msg, data, len, tmp, p_r, n_r)) {
+			/* Views into msg's data stay valid: they point into data. */
+			r = 0;
+		}
+		mime_free(&msg);
+	}
+	buf_free(&spec);
+	free(it.part);
+	for (size_t k = 0; k < it.nfields; k++)
+		free(it.fields[k]);
+	free(it.fields);
+	free(it.name);
+	return r;
+}
+
 /* ---- the loop --------------------------------------------------------------- */
 
 static void fetch_continue(struct imap_session *s);

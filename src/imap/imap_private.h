@@ -212,6 +212,14 @@ int imap_parse_flag_args(const struct imap_arg *v, size_t n, uint32_t *flags_r, 
 int imap_set_to_uids(struct imap_session *s, const struct imap_arg *a, bool uid, uint32_t **uids_r,
 		     size_t *count_r, const char **error_r);
 
+/* ---- imap_fetch.c ------------------------------------------------------- */
+
+/* The bytes of BODY[section] of a message ("" = all, "1.2", "HEADER",
+ * "1.MIME", "TEXT"...). 0 with a view into data (or tmp), or -1 for a bad
+ * section or a missing part. */
+int imap_section_bytes(const char *data, size_t len, const char *section, struct buf *tmp, const char **p_r,
+		       size_t *n_r);
+
 /* ---- commands ---------------------------------------------------------- */
 
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate, cmd_id,
