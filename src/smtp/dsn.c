@@ -89,8 +89,7 @@ static int human_part(const struct dsn_info *info, bool failed, bool utf8, struc
 	if (utf8) {
 		r |= buf_puts(out, "Content-Type: text/plain; charset=utf-8\r\n"
 				   "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-		r |= qp_encode(out, text.data, text.len, QP_TEXT);
-		r |= buf_puts(out, "\r\n");
+		r |= qp_encode(out, text.data, text.len, QP_TEXT); /* ends with CRLF, as text does */
 	} else {
 		r |= buf_puts(out, "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
 		r |= buf_append(out, text.data, text.len);

@@ -99,9 +99,10 @@ class World:
         self.make_server = make_server
         self.tmp = tmp
         self.sinks = []
+        self.servers = []
 
     def server_a(self, extra=""):
-        a = self.make_server("a", host=self.net.ip["a"], domain="a.test", fixed_ports={"smtp": 25},
+        a = self._make("a", host=self.net.ip["a"], domain="a.test", fixed_ports={"smtp": 25},
                              extra_config=self.net.resolver_config() + "queue_retry 1s\noutbound_connect_timeout 3s\n"
                              + f"dkim_dir {self.net.dkim_dir}\n" + extra)
         a.add_user("alice@a.test")
@@ -109,13 +110,30 @@ class World:
         return a
 
     def server_b(self, extra=""):
-        b = self.make_server("b", host=self.net.ip["b"], domain="b.test", fixed_ports={"smtp": 25},
+        b = self._make("b", host=self.net.ip["b"], domain="b.test", fixed_ports={"smtp": 25},
                              extra_config=self.net.resolver_config() + extra)
         for d in ("two.test", "implicit.test"):
             b.run(["domain", "add", d])
         for u in ("bob@b.test", "bob2@b.test", "bob@two.test", "bob@implicit.test"):
             b.add_user(u)
         return b
+
+    def _make(self, *args, **kw):
+        srv = self.make_server(*args, **kw)
+        self.servers.append(srv)
+        return srv
+
+    def sanitizer_reports(self):
+        """Sanitizer findings in the servers' logs (the ASan/UBSan pass of `make test`)."""
+        out = []
+        for srv in self.servers:
+            srv.stop()
+            log = srv.log()
+            for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+                if marker in log:
+                    i = log.index(marker)
+                    out.append(log[max(0, i - 200):i + 3000])
+        return out
 
     def sink(self, name, *opts):
         """Postfix's smtp-sink on the address of `name`, port 25; dumps messages."""
@@ -144,6 +162,8 @@ def world(net, make_server, tmpdir_root):
     for p in list(w.sinks):
         p.kill()
         p.wait()
+    reports = w.sanitizer_reports()
+    assert not reports, "\n".join(reports)
 
 
 def submit(server, rcpts, subject="Hello", body="Hi Bob,\r\nhow are you?\r\n", sender="alice@a.test", extra=""):
