@@ -17,6 +17,7 @@
 
 #include "core/conn.h"
 #include "core/server.h"
+#include "dkim/dkim.h"
 #include "http/http_api.h"
 #include "mime/address.h"
 #include "mime/mime.h"
@@ -127,6 +128,7 @@ struct compose {
 	struct rcpt *rcpts;
 	size_t rcpt_count;
 	struct buf msg;
+	size_t received_len;   /* our Received header at the start of msg */
 	char message_id[160];
 	char *from_addr;
 	struct msgref reply, forward, replace;
@@ -499,6 +501,33 @@ static int put_forwarded_parts(struct compose *m, struct buf *b, const char *bou
 	return r;
 }
 
+/* DKIM: mail from our domains is signed before it is stored or queued, as
+ * submission does (the signatures go after our Received header). */
+static void dkim_add(struct compose *m)
+{
+	if (m->srv->dkim == NULL)
+		return;
+	struct buf *b = &m->msg;
+	struct buf sig;
+	buf_init(&sig, 64 * 1024);
+	const char *error;
+	int r = dkim_signer_sign(m->srv->dkim, b->data + m->received_len, b->len - m->received_len, time(NULL), &sig,
+				 &error);
+	if (r < 0)
+		log_session(m->conn_id, "http dkim not signed: %s", error);
+	if (r > 0) {
+		struct buf out;
+		buf_init(&out, b->max + sig.len);
+		if (buf_append(&out, b->data, m->received_len) == 0 && buf_append(&out, sig.data, sig.len) == 0 &&
+		    buf_append(&out, b->data + m->received_len, b->len - m->received_len) == 0) {
+			buf_free(b);
+			*b = out;
+		} else
+			buf_free(&out);
+	}
+	buf_free(&sig);
+}
+
 /* Builds m->msg from the request. 0, or -1 after an error reply. */
 static int build_message(struct compose *m)
 {
@@ -566,6 +595,7 @@ static int build_message(struct compose *m)
 		date_format_rfc5322(time(NULL), 0, b);
 		buf_puts(b, "\r\n");
 	}
+	m->received_len = b->len;
 	buf_puts(b, "Date: ");
 	date_format_rfc5322(time(NULL), 0, b);
 	buf_puts(b, "\r\nFrom: ");
@@ -630,6 +660,8 @@ static int build_message(struct compose *m)
 		http_reply_error(x, 413, "the message is larger than the server accepts");
 		return -1;
 	}
+	if (!m->draft)
+		dkim_add(m);
 	return 0;
 }
 
