@@ -84,7 +84,7 @@ deps:
 unit: deps $(BUILD)/posthorn $(TEST_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
 	  if ! $$t >$$t.log 2>&1; then echo "FAIL $$t"; cat $$t.log; fail=1; \
-	  else echo "ok   $$t ($$(grep -c '^ok' $$t.log) checks)"; fi; done; exit $$fail
+	  else echo "ok   $$t ($$(grep -c '^ok' $$t.log) tests)"; fi; done; exit $$fail
 
 integration: deps $(BUILD)/posthorn
 	POSTHORN_BIN=$(abspath $(BUILD)/posthorn) /usr/bin/python3 -m pytest -q -x tests/integration $(PYTEST_ARGS)
