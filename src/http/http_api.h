@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "http/http_parse.h"
 #include "http/web_session.h"
@@ -54,6 +55,7 @@ struct http_ctx {
 	bool has_cache_control;      /* the extra headers carry Cache-Control */
 	bool may_gzip;               /* compress the body when the client takes gzip */
 	/* Private to http_server.c */
+	struct timespec started;     /* for Server-Timing */
 	struct http_conn *hc;
 	bool replied;
 	bool async;

@@ -55,6 +55,8 @@ const browser = await chromium.launch({
 const outside = [];
 const dialogs = [];
 const pageErrors = [];
+const cspViolations = [];
+let promptAnswer = null;
 const context = await browser.newContext({ viewport: { width: 1366, height: 860 }, acceptDownloads: true });
 await context.route('**/*', (route) => {
   const u = new URL(route.request().url());
@@ -64,11 +66,19 @@ await context.route('**/*', (route) => {
 });
 const page = await context.newPage();
 page.on('dialog', async (d) => {
-  // Our own confirm() (emptying Trash) is expected; an alert() is a script that ran.
+  // Our own confirm() and prompt() (folders, emptying Trash) are expected;
+  // an alert() is a script that ran.
   dialogs.push(`${d.type()}: ${d.message()}`);
-  if (d.type() === 'confirm') await d.accept(); else await d.dismiss();
+  if (d.type() === 'confirm') await d.accept();
+  else if (d.type() === 'prompt' && promptAnswer !== null) await d.accept(promptAnswer);
+  else await d.dismiss();
 });
 page.on('pageerror', (e) => pageErrors.push(e.message));
+page.on('console', (m) => {
+  // The app's own page must never trip its policy (the message frame may:
+  // that is the policy blocking what the sanitizer already removed).
+  if (/Content.Security.Policy/i.test(m.text()) && !(m.location().url || '').includes('/html')) cspViolations.push(m.text());
+});
 page.setDefaultTimeout(T);
 
 const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
@@ -230,6 +240,19 @@ try {
   check(outside.some((u) => u.startsWith('https://tracker.example/')), 'remote images load once allowed');
   check(outside.every((u) => !u.includes('evil.example')), `nothing else from outside (${outside})`);
 
+  log('folders: create, rename, delete');
+  await page.fill('#new-folder', 'Projects');
+  await page.press('#new-folder', 'Enter');
+  await page.locator('#folders a.folder', { hasText: 'Projects' }).waitFor();
+  promptAnswer = 'Projects 2026';
+  await page.locator('#folders li', { hasText: 'Projects' }).hover();
+  await page.click('button[aria-label="Rename folder Projects"]');
+  await page.locator('#folders a.folder', { hasText: 'Projects 2026' }).waitFor();
+  await page.locator('#folders li', { hasText: 'Projects 2026' }).hover();
+  await page.click('button[aria-label="Delete folder Projects 2026"]');
+  await page.locator('#folders a.folder', { hasText: 'Projects 2026' }).waitFor({ state: 'detached' });
+  promptAnswer = null;
+
   log('settings');
   await page.click('#settings-btn');
   await page.locator('dialog.settings').waitFor();
@@ -273,6 +296,7 @@ try {
   await page.click('#logout-btn');
   await page.locator('#login-user').waitFor();
   check(pageErrors.length === 0, `no page errors (${pageErrors})`);
+  check(cspViolations.length === 0, `the page keeps to its own policy (${cspViolations})`);
   writeFileSync(join(SHOTS, 'outside-requests.txt'), outside.join('\n') + '\n');
   process.stdout.write('DONE\n');
 } catch (e) {

@@ -74,7 +74,8 @@ function showLogin(message) {
   state.user = null;
   document.title = 'Sign in · Posthorn Webmail';
   const err = h('p', { class: 'error', role: 'alert', id: 'login-error', text: message || '' });
-  const user = h('input', { id: 'login-user', type: 'email', autocomplete: 'username', required: true, autofocus: true });
+  const user = h('input', { id: 'login-user', type: 'text', inputmode: 'email', autocomplete: 'username', spellcheck: 'false',
+    autocapitalize: 'none', required: true, autofocus: true });
   const pass = h('input', { id: 'login-pass', type: 'password', autocomplete: 'current-password', required: true });
   const btn = h('button', { class: 'primary', type: 'submit' }, 'Sign in');
   const form = h('form', { class: 'login-box', 'aria-labelledby': 'login-title' },
@@ -167,10 +168,11 @@ function renderFolders() {
     const depth = m.role ? 0 : m.name.split('/').length - 1;
     const short = m.role ? label(m) : m.name.split('/').pop();
     const a = h('a', { href: `#/m/${m.id}`, class: 'folder' + (m.id === state.mailbox ? ' current' : ''),
-      'aria-current': m.id === state.mailbox ? 'page' : null, style: `--depth:${depth}`, dataset: { id: m.id } },
+      'aria-current': m.id === state.mailbox ? 'page' : null, dataset: { id: m.id } },
     icon(m.role || 'folder'), h('span', { class: 'fname', text: short }),
     m.unseen && m.role !== 'sent' && m.role !== 'drafts' && m.role !== 'trash'
       ? h('span', { class: 'badge', 'aria-label': `${m.unseen} unread`, text: String(m.unseen) }) : null);
+    a.style.setProperty('--depth', String(depth)); // CSSOM: allowed under the page's style-src 'self'
     const li = h('li', null, a);
     if (!m.role) {
       li.appendChild(h('span', { class: 'folder-actions' },

@@ -139,6 +139,7 @@ export function compose(opts) {
 
   const saveDraft = async () => {
     timer = null;
+    if (saving) await saving; // one save at a time: each replaces the one before
     if (!dirty || sending) return;
     dirty = false;
     const p = payload();
