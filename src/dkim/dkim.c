@@ -99,6 +99,11 @@ void dkim_body_final(struct dkim_body *b, uint8_t hash[32])
 {
 	if (b->cr)
 		content(b, "\r", 1);
+	/* Whitespace on a last line without CRLF is not "at the end of a
+	 * line": it stays (as python3-dkim and our golden cases have it; our
+	 * own stored messages always end with CRLF). */
+	if (b->wsp)
+		content(b, "", 0);
 	/* A non-empty body ends with exactly one CRLF. */
 	if (b->any)
 		emit(b, "\r\n", 2);

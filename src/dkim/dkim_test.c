@@ -38,7 +38,9 @@ static const struct {
 	{"a \r", "a \r\r\n"},            /* whitespace before a bare CR stays (it is not a line end) */
 	{"end\r", "end\r\r\n"},
 	{"\r\r\n", "\r\r\n"},
-	{" ", ""},
+	{" ", " \r\n"},
+	{"a ", "a \r\n"},
+	{"x\r\n ", "x\r\n \r\n"},
 	{"\t\r\n\t\r\n", ""},
 };
 
