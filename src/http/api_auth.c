@@ -77,7 +77,8 @@ static void login_cb(enum auth_login_result result, const char *user, void *ctx)
 		result = AUTH_LOGIN_TEMPFAIL;
 	switch (result) {
 	case AUTH_LOGIN_OK: {
-		struct web_session *s = web_session_create(http_sessions(x->srv), u.id, u.address, time(NULL));
+		struct web_session *s =
+		    web_session_create(http_sessions(x->srv), u.id, u.address, time(NULL));
 		s->tls = http_is_tls(x);
 		log_session(cid, "http login user=%s result=ok", u.address);
 		set_cookie(x, s->id, false);

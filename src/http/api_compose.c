@@ -85,15 +85,16 @@ void api_upload_create(struct http_ctx *x)
 	size_t len;
 	char *data = http_take_body(x, &len);
 	const char *err;
-	struct web_upload *u = web_upload_add(x->session, name, type, data, len,
-					      (size_t)x->srv->cfg->max_message_size, &err);
+	struct web_upload *u =
+	    web_upload_add(x->session, name, type, data, len, (size_t)x->srv->cfg->max_message_size, &err);
 	free(name);
 	if (u == NULL) {
 		http_reply_error(x, 413, err);
 		return;
 	}
-	http_reply_json(x, 201, json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)u->id, "name", u->name, "type",
-					  u->type, "size", (json_int_t)u->len));
+	http_reply_json(x, 201,
+			json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)u->id, "name", u->name, "type",
+				  u->type, "size", (json_int_t)u->len));
 }
 
 void api_upload_delete(struct http_ctx *x)
@@ -128,7 +129,7 @@ struct compose {
 	struct rcpt *rcpts;
 	size_t rcpt_count;
 	struct buf msg;
-	size_t received_len;   /* our Received header at the start of msg */
+	size_t received_len; /* our Received header at the start of msg */
 	char message_id[160];
 	char *from_addr;
 	struct msgref reply, forward, replace;
@@ -137,11 +138,11 @@ struct compose {
 	/* The delivery. */
 	struct store_delivery d;
 	struct store_delivery_rcpt *drcpts;
-	char **prefixes;       /* per local delivery */
-	char **local_addrs;    /* per local delivery: the user's address */
+	char **prefixes;    /* per local delivery */
+	char **local_addrs; /* per local delivery: the user's address */
 	size_t local_count;
-	const char **remote;   /* views into rcpts or remote_owned */
-	char **remote_owned;   /* remote targets of forwarding aliases */
+	const char **remote; /* views into rcpts or remote_owned */
+	char **remote_owned; /* remote targets of forwarding aliases */
 	size_t remote_owned_count;
 	int64_t target_mailbox; /* Drafts, or Sent (0: none) */
 	uint64_t conn_id;
@@ -211,7 +212,8 @@ static int parse_rcpts(struct compose *m, const char *key, int kind)
 			} else {
 				char *canon = store_address_canon(buf_cstr(&spec));
 				if (canon == NULL) {
-					snprintf(msg, sizeof(msg), "not a valid address in %s: %.200s", key, buf_cstr(&spec));
+					snprintf(msg, sizeof(msg), "not a valid address in %s: %.200s", key,
+						 buf_cstr(&spec));
 					bad = 1;
 				}
 				free(canon);
@@ -221,7 +223,8 @@ static int parse_rcpts(struct compose *m, const char *key, int kind)
 				for (size_t j = 0; j < m->rcpt_count && !dup; j++)
 					dup = strcasecmp(m->rcpts[j].spec, buf_cstr(&spec)) == 0;
 				if (!dup) {
-					m->rcpts = xreallocarray(m->rcpts, m->rcpt_count + 1, sizeof(*m->rcpts));
+					m->rcpts =
+					    xreallocarray(m->rcpts, m->rcpt_count + 1, sizeof(*m->rcpts));
 					struct rcpt *r = &m->rcpts[m->rcpt_count++];
 					r->spec = buf_steal(&spec, NULL);
 					r->name = list[k].name ? clean_name(list[k].name, "") : NULL;
@@ -345,7 +348,8 @@ static void put_filename(struct buf *b, const char *param, const char *name)
 	}
 	buf_printf(b, ";\r\n\t%s*=utf-8''", param);
 	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
-		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c))
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    strchr("-._~", *c))
 			buf_putc(b, (char)*c);
 		else
 			buf_printf(b, "%%%02X", *c);
@@ -389,7 +393,9 @@ static int put_text(struct buf *b, const char *text)
 	}
 	if (norm.len == 0 || norm.data[norm.len - 1] != '\n')
 		buf_putc(&norm, '\n');
-	int r = buf_puts(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
+	int r = buf_puts(
+	    b,
+	    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
 	if (r == 0)
 		r = qp_encode(b, norm.data, norm.len, QP_TEXT);
 	buf_free(&norm);
@@ -403,8 +409,9 @@ static int ref_parse(struct http_ctx *x, const char *key, struct msgref *ref)
 	if (v == NULL || json_is_null(v))
 		return 0;
 	const json_t *mb = json_object_get(v, "mailbox"), *uid = json_object_get(v, "uid");
-	if (!json_is_object(v) || !json_is_integer(mb) || !json_is_integer(uid) || json_integer_value(mb) < 1 ||
-	    json_integer_value(uid) < 1 || json_integer_value(uid) > UINT32_MAX) {
+	if (!json_is_object(v) || !json_is_integer(mb) || !json_is_integer(uid) ||
+	    json_integer_value(mb) < 1 || json_integer_value(uid) < 1 ||
+	    json_integer_value(uid) > UINT32_MAX) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%s must be {\"mailbox\": id, \"uid\": uid}", key);
 		http_reply_error(x, 400, msg);
@@ -479,7 +486,8 @@ static int put_forwarded_parts(struct compose *m, struct buf *b, const char *bou
 		buf_init(&body, p->body_size + 16);
 		if ((p->flags & MIME_PART_MESSAGE) || mime_part_decode(mm, p, &body, &err) < 0)
 			buf_append(&body, data + p->body_offset, p->body_size);
-		const char *fname = mime_param_get_utf8(p->disposition_params, p->disposition_param_count, "filename");
+		const char *fname =
+		    mime_param_get_utf8(p->disposition_params, p->disposition_param_count, "filename");
 		if (fname == NULL)
 			fname = mime_param_get_utf8(p->params, p->param_count, "name");
 		char *name = clean_name(fname, (p->flags & MIME_PART_MESSAGE) ? "message.eml" : "attachment");
@@ -511,14 +519,15 @@ static void dkim_add(struct compose *m)
 	struct buf sig;
 	buf_init(&sig, 64 * 1024);
 	const char *error;
-	int r = dkim_signer_sign(m->srv->dkim, b->data + m->received_len, b->len - m->received_len, time(NULL), &sig,
-				 &error);
+	int r = dkim_signer_sign(m->srv->dkim, b->data + m->received_len, b->len - m->received_len,
+				 time(NULL), &sig, &error);
 	if (r < 0)
 		log_session(m->conn_id, "http dkim not signed: %s", error);
 	if (r > 0) {
 		struct buf out;
 		buf_init(&out, b->max + sig.len);
-		if (buf_append(&out, b->data, m->received_len) == 0 && buf_append(&out, sig.data, sig.len) == 0 &&
+		if (buf_append(&out, b->data, m->received_len) == 0 &&
+		    buf_append(&out, sig.data, sig.len) == 0 &&
 		    buf_append(&out, b->data + m->received_len, b->len - m->received_len) == 0) {
 			buf_free(b);
 			*b = out;
@@ -535,7 +544,8 @@ static int build_message(struct compose *m)
 	const json_t *body = x->body;
 	const char *subject, *text, *from;
 	if (json_opt_str(x, body, "subject", 64 * 1024, &subject) < 0 ||
-	    json_opt_str(x, body, "text", JSON_MAX_TEXT, &text) < 0 || json_opt_str(x, body, "from", 320, &from) < 0)
+	    json_opt_str(x, body, "text", JSON_MAX_TEXT, &text) < 0 ||
+	    json_opt_str(x, body, "from", 320, &from) < 0)
 		return -1;
 	if (parse_rcpts(m, "to", 0) < 0 || parse_rcpts(m, "cc", 1) < 0 || parse_rcpts(m, "bcc", 2) < 0 ||
 	    ref_parse(x, "in_reply_to", &m->reply) < 0 || ref_parse(x, "forward", &m->forward) < 0 ||
@@ -550,7 +560,8 @@ static int build_message(struct compose *m)
 		m->uploads = xcalloc(json_array_size(att) + 1, sizeof(*m->uploads));
 		for (size_t i = 0; i < json_array_size(att); i++) {
 			const json_t *id = json_array_get(att, i);
-			if (!json_is_integer(id) || json_integer_value(id) < 1 || json_integer_value(id) > UINT32_MAX ||
+			if (!json_is_integer(id) || json_integer_value(id) < 1 ||
+			    json_integer_value(id) > UINT32_MAX ||
 			    web_upload_find(x->session, (uint32_t)json_integer_value(id)) == NULL) {
 				http_reply_error(x, 404, "no such upload");
 				return -1;
@@ -588,10 +599,12 @@ static int build_message(struct compose *m)
 	buf_init(b, cfg->max_message_size + 1024 * 1024);
 	char rnd[40];
 	random_hex(rnd, 24);
-	snprintf(m->message_id, sizeof(m->message_id), "<%s.%lld@%s>", rnd, (long long)time(NULL), cfg->hostname);
+	snprintf(m->message_id, sizeof(m->message_id), "<%s.%lld@%s>", rnd, (long long)time(NULL),
+		 cfg->hostname);
 	if (!m->draft) {
-		buf_printf(b, "Received: from [%s] by %s (Posthorn webmail) with %s id %016llx; ", x->c->peer_ip,
-			   cfg->hostname, x->c->tls ? "HTTPSA" : "HTTPA", (unsigned long long)x->c->id);
+		buf_printf(b, "Received: from [%s] by %s (Posthorn webmail) with %s id %016llx; ",
+			   x->c->peer_ip, cfg->hostname, x->c->tls ? "HTTPSA" : "HTTPA",
+			   (unsigned long long)x->c->id);
 		date_format_rfc5322(time(NULL), 0, b);
 		buf_puts(b, "\r\n");
 	}
@@ -635,7 +648,8 @@ static int build_message(struct compose *m)
 		store_msg_clear(&orig);
 	}
 	buf_puts(b, "MIME-Version: 1.0\r\nUser-Agent: Posthorn Webmail\r\n");
-	bool multipart = m->upload_count > 0 || json_array_size(json_object_get(json_object_get(body, "forward"), "parts")) > 0;
+	bool multipart = m->upload_count > 0 ||
+			 json_array_size(json_object_get(json_object_get(body, "forward"), "parts")) > 0;
 	int full = 0;
 	if (!multipart) {
 		full = put_text(b, text ? text : "");
@@ -683,30 +697,33 @@ static void after_delivery(struct compose *m, struct store_delivery *d, int resu
 	bool copy_ok = m->target_mailbox && d->rcpts[own].result == 0;
 	if (m->draft) {
 		if (!copy_ok) {
-			http_reply_error(x, d->rcpts[own].over_quota ? 507 : 503, "the draft could not be saved");
+			http_reply_error(x, d->rcpts[own].over_quota ? 507 : 503,
+					 "the draft could not be saved");
 			return;
 		}
 	}
 	/* A replaced draft goes once the new one is safe (and a sent one too). */
 	if (m->replace.mailbox != 0 && (!m->draft || copy_ok)) {
 		struct store_mailbox mb = {0};
-		if (store_mailbox_get_by_id(st, m->replace.mailbox, &mb, &err) == 1 && mb.user_id == m->user_id &&
-		    mb.special_use == STORE_SPECIAL_DRAFTS)
+		if (store_mailbox_get_by_id(st, m->replace.mailbox, &mb, &err) == 1 &&
+		    mb.user_id == m->user_id && mb.special_use == STORE_SPECIAL_DRAFTS)
 			store_msg_expunge(st, mb.id, &m->replace.uid, 1, &err);
 		store_mailbox_clear(&mb);
 	}
 	if (m->draft) {
-		http_reply_json(x, 201, json_pack("{s:I, s:i, s:s}", "mailbox", (json_int_t)m->target_mailbox, "uid",
-						  (int)d->rcpts[own].uid, "message_id", m->message_id));
+		http_reply_json(x, 201,
+				json_pack("{s:I, s:i, s:s}", "mailbox", (json_int_t)m->target_mailbox, "uid",
+					  (int)d->rcpts[own].uid, "message_id", m->message_id));
 		return;
 	}
 	/* Sent: mark the original, remember the correspondents, drop uploads. */
 	struct store_mailbox mb = {0};
 	struct msgref *orig = m->reply.mailbox ? &m->reply : m->forward.mailbox ? &m->forward : NULL;
-	if (orig != NULL && store_mailbox_get_by_id(st, orig->mailbox, &mb, &err) == 1 && mb.user_id == m->user_id)
+	if (orig != NULL && store_mailbox_get_by_id(st, orig->mailbox, &mb, &err) == 1 &&
+	    mb.user_id == m->user_id)
 		store_msg_set_flags(st, mb.id, &orig->uid, 1, STORE_FLAGS_ADD,
-				    orig == &m->reply ? STORE_FLAG_ANSWERED : STORE_FLAG_FORWARDED, NULL, 0, NULL, NULL,
-				    &err);
+				    orig == &m->reply ? STORE_FLAG_ANSWERED : STORE_FLAG_FORWARDED, NULL, 0,
+				    NULL, NULL, &err);
 	store_mailbox_clear(&mb);
 	for (size_t i = 0; i < m->rcpt_count; i++)
 		store_contact_note(st, m->user_id, m->rcpts[i].spec, m->rcpts[i].name, &err);
@@ -719,15 +736,16 @@ static void after_delivery(struct compose *m, struct store_delivery *d, int resu
 		if (d->rcpts[i].result == 0)
 			delivered++;
 		else
-			json_array_append_new(failed, json_pack("{s:s, s:s}", "address", m->local_addrs[i], "error",
-								d->rcpts[i].over_quota ? "mailbox full" : "not stored"));
+			json_array_append_new(
+			    failed, json_pack("{s:s, s:s}", "address", m->local_addrs[i], "error",
+					      d->rcpts[i].over_quota ? "mailbox full" : "not stored"));
 	}
-	log_session(m->conn_id, "http sent user=%s from=<%s> local=%zu remote=%zu queue=%lld", m->user_address,
-		    m->from_addr, own, d->remote_count, (long long)d->queue_id);
+	log_session(m->conn_id, "http sent user=%s from=<%s> local=%zu remote=%zu queue=%lld",
+		    m->user_address, m->from_addr, own, d->remote_count, (long long)d->queue_id);
 	http_reply_json(x, 200,
 			json_pack("{s:s, s:I, s:I, s:b, s:o}", "message_id", m->message_id, "delivered",
-				  (json_int_t)delivered, "queued", (json_int_t)d->remote_count, "sent_copy", copy_ok,
-				  "failed", failed));
+				  (json_int_t)delivered, "queued", (json_int_t)d->remote_count, "sent_copy",
+				  copy_ok, "failed", failed));
 }
 
 static void delivered_cb(void *ctx, struct store_delivery *d, int result)
@@ -761,7 +779,8 @@ static void deliver(struct compose *m)
 		if (res.status == STORE_RESOLVE_UNKNOWN_USER || res.status == STORE_RESOLVE_LOOP) {
 			char msg[400];
 			snprintf(msg, sizeof(msg), "%s: %s", m->rcpts[i].spec,
-				 res.status == STORE_RESOLVE_LOOP ? "mail loop in its aliases" : "no such user here");
+				 res.status == STORE_RESOLVE_LOOP ? "mail loop in its aliases"
+								  : "no such user here");
 			store_resolution_clear(&res);
 			http_reply_error(x, 400, msg);
 			compose_free(m);
@@ -784,7 +803,8 @@ static void deliver(struct compose *m)
 					continue;
 				struct buf p;
 				buf_init(&p, 2048);
-				buf_printf(&p, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", m->from_addr, t->address);
+				buf_printf(&p, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", m->from_addr,
+					   t->address);
 				m->prefixes[nlocal] = buf_steal(&p, NULL);
 				m->local_addrs[nlocal] = xstrdup(t->address);
 				m->drcpts[nlocal].user_id = t->user_id;
@@ -806,7 +826,8 @@ static void deliver(struct compose *m)
 	}
 	/* Our own copy: Drafts or Sent. */
 	struct store_mailbox own = {0};
-	int r = store_mailbox_get_special(st, m->user_id, m->draft ? STORE_SPECIAL_DRAFTS : STORE_SPECIAL_SENT, &own, &err);
+	int r = store_mailbox_get_special(st, m->user_id,
+					  m->draft ? STORE_SPECIAL_DRAFTS : STORE_SPECIAL_SENT, &own, &err);
 	if (r == 1) {
 		m->target_mailbox = own.id;
 		m->drcpts[nlocal].user_id = m->user_id;

@@ -33,7 +33,8 @@ static void on_change(void *ctx, int64_t user_id, int64_t mailbox_id)
 {
 	struct events *ev = ctx;
 	char line[96];
-	int n = snprintf(line, sizeof(line), "event: change\ndata: {\"mailbox\":%lld}\n\n", (long long)mailbox_id);
+	int n = snprintf(line, sizeof(line), "event: change\ndata: {\"mailbox\":%lld}\n\n",
+			 (long long)mailbox_id);
 	if (n > 0 && (size_t)n < sizeof(line))
 		http_stream_write(ev->c, line, (size_t)n);
 }

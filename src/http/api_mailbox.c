@@ -18,14 +18,22 @@ static const char *role_name(const struct store_mailbox *mb)
 	if (strcmp(mb->name, "INBOX") == 0)
 		return "inbox";
 	switch (mb->special_use) {
-	case STORE_SPECIAL_SENT: return "sent";
-	case STORE_SPECIAL_DRAFTS: return "drafts";
-	case STORE_SPECIAL_TRASH: return "trash";
-	case STORE_SPECIAL_JUNK: return "junk";
-	case STORE_SPECIAL_ARCHIVE: return "archive";
-	case STORE_SPECIAL_ALL: return "all";
-	case STORE_SPECIAL_FLAGGED: return "flagged";
-	default: return NULL;
+	case STORE_SPECIAL_SENT:
+		return "sent";
+	case STORE_SPECIAL_DRAFTS:
+		return "drafts";
+	case STORE_SPECIAL_TRASH:
+		return "trash";
+	case STORE_SPECIAL_JUNK:
+		return "junk";
+	case STORE_SPECIAL_ARCHIVE:
+		return "archive";
+	case STORE_SPECIAL_ALL:
+		return "all";
+	case STORE_SPECIAL_FLAGGED:
+		return "flagged";
+	default:
+		return NULL;
 	}
 }
 
@@ -51,8 +59,8 @@ static json_t *mailbox_json(const struct store_mailbox *mb)
 {
 	const char *role = role_name(mb);
 	return json_pack("{s:I, s:s, s:o, s:I, s:I, s:I}", "id", (json_int_t)mb->id, "name", mb->name, "role",
-			 role ? json_string(role) : json_null(), "messages", (json_int_t)mb->messages, "unseen",
-			 (json_int_t)mb->unseen, "size", (json_int_t)mb->size);
+			 role ? json_string(role) : json_null(), "messages", (json_int_t)mb->messages,
+			 "unseen", (json_int_t)mb->unseen, "size", (json_int_t)mb->size);
 }
 
 void api_mailboxes_list(struct http_ctx *x)

@@ -33,9 +33,9 @@
 #include "util/mem.h"
 
 #define PAGE_MAX 200
-#define TEXT_MAX (2 * 1024 * 1024)        /* text shown in the reader */
+#define TEXT_MAX (2 * 1024 * 1024)	     /* text shown in the reader */
 #define INLINE_IMAGES_MAX (20 * 1024 * 1024) /* cid: images inlined into one HTML view */
-#define UIDS_MAX 100000                   /* messages in one flags/move/delete request */
+#define UIDS_MAX 100000			     /* messages in one flags/move/delete request */
 
 /* ---- JSON of messages ----------------------------------------------------- */
 
@@ -76,9 +76,9 @@ static const struct {
 	const char *name;
 	uint32_t flag;
 } flag_names[] = {
-	{"seen", STORE_FLAG_SEEN},	       {"answered", STORE_FLAG_ANSWERED}, {"flagged", STORE_FLAG_FLAGGED},
-	{"deleted", STORE_FLAG_DELETED},   {"draft", STORE_FLAG_DRAFT},	  {"forwarded", STORE_FLAG_FORWARDED},
-	{"junk", STORE_FLAG_JUNK},	       {"notjunk", STORE_FLAG_NOTJUNK},
+    {"seen", STORE_FLAG_SEEN},	     {"answered", STORE_FLAG_ANSWERED}, {"flagged", STORE_FLAG_FLAGGED},
+    {"deleted", STORE_FLAG_DELETED}, {"draft", STORE_FLAG_DRAFT},	{"forwarded", STORE_FLAG_FORWARDED},
+    {"junk", STORE_FLAG_JUNK},	     {"notjunk", STORE_FLAG_NOTJUNK},
 };
 
 static json_t *flags_json(uint32_t flags)
@@ -113,8 +113,11 @@ static int search_field(const char *in, enum store_search_field *f)
 	static const struct {
 		const char *name;
 		enum store_search_field field;
-	} fields[] = {{"text", STORE_SEARCH_TEXT},	 {"body", STORE_SEARCH_BODY}, {"subject", STORE_SEARCH_SUBJECT},
-		      {"from", STORE_SEARCH_FROM}, {"to", STORE_SEARCH_TO}};
+	} fields[] = {{"text", STORE_SEARCH_TEXT},
+		      {"body", STORE_SEARCH_BODY},
+		      {"subject", STORE_SEARCH_SUBJECT},
+		      {"from", STORE_SEARCH_FROM},
+		      {"to", STORE_SEARCH_TO}};
 	if (in == NULL) {
 		*f = STORE_SEARCH_TEXT;
 		return 0;
@@ -160,7 +163,8 @@ void api_messages_list(struct http_ctx *x)
 	if (q == NULL || q[0] == '\0') {
 		struct store_msg *msgs;
 		size_t n;
-		if (store_msg_page(st, mb.id, ascending, (size_t)offset, (size_t)limit, &msgs, &n, &total, &err) < 0)
+		if (store_msg_page(st, mb.id, ascending, (size_t)offset, (size_t)limit, &msgs, &n, &total,
+				   &err) < 0)
 			fail = 1;
 		else {
 			for (size_t i = 0; i < n; i++)
@@ -197,8 +201,9 @@ void api_messages_list(struct http_ctx *x)
 		http_reply_error(x, 500, "storage error");
 		return;
 	}
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "mailbox", (json_int_t)mb.id, "total", (json_int_t)total,
-			      "offset", (json_int_t)offset, "unseen", (json_int_t)mb.unseen, "messages", arr);
+	json_t *o =
+	    json_pack("{s:I, s:I, s:I, s:I, s:o}", "mailbox", (json_int_t)mb.id, "total", (json_int_t)total,
+		      "offset", (json_int_t)offset, "unseen", (json_int_t)mb.unseen, "messages", arr);
 	store_mailbox_clear(&mb);
 	http_reply_json(x, 200, o);
 }
@@ -230,8 +235,8 @@ static int load_message(struct http_ctx *x, struct loaded *l, bool parse)
 	const char *err;
 	struct store *st = x->srv->store;
 	int r = x->num[1] > 0 && x->num[1] <= UINT32_MAX
-			? store_msg_get(st, l->mb.id, (uint32_t)x->num[1], STORE_FIELD_SUMMARY, &l->m, &err)
-			: 0;
+		    ? store_msg_get(st, l->mb.id, (uint32_t)x->num[1], STORE_FIELD_SUMMARY, &l->m, &err)
+		    : 0;
 	if (r == 1 && store_msg_read(st, l->m.id, &l->data, &l->len, &err) < 0)
 		r = -1;
 	if (r != 1) {
@@ -255,8 +260,8 @@ struct view_part {
 struct view {
 	struct view_part *texts; /* text/plain bodies, in order */
 	size_t text_count;
-	struct view_part html;   /* the HTML body, part NULL when none */
-	struct view_part *atts;  /* everything else that is not a container */
+	struct view_part html;	/* the HTML body, part NULL when none */
+	struct view_part *atts; /* everything else that is not a container */
 	size_t att_count;
 };
 
@@ -293,7 +298,8 @@ static void walk_alternative(struct view *v, const struct mime_part *p, const ch
 		if (is_type(c, "text", "plain") && !is_attachment(c)) {
 			plain = c;
 			snprintf(plain_sec, sizeof(plain_sec), "%s", sec);
-		} else if ((is_type(c, "text", "html") && !is_attachment(c)) || (c->flags & MIME_PART_MULTIPART)) {
+		} else if ((is_type(c, "text", "html") && !is_attachment(c)) ||
+			   (c->flags & MIME_PART_MULTIPART)) {
 			rich = c;
 			snprintf(rich_sec, sizeof(rich_sec), "%s", sec);
 		}
@@ -399,7 +405,8 @@ static json_t *addresses_json(const struct mime_message *msg, const char *header
 		struct buf spec;
 		buf_init(&spec, 1024);
 		mime_address_append_spec(&list[i], &spec);
-		char *name = list[i].name ? rfc2047_decode_dup(list[i].name, strlen(list[i].name), 512) : NULL;
+		char *name =
+		    list[i].name ? rfc2047_decode_dup(list[i].name, strlen(list[i].name), 512) : NULL;
 		json_t *o = json_object();
 		json_object_set_new(o, "name", jstr(name ? name : ""));
 		json_object_set_new(o, "address", jstr(buf_cstr(&spec)));
@@ -457,9 +464,11 @@ static const char *raster_type(const struct mime_part *p)
 {
 	if (strcmp(p->type, "image") != 0)
 		return NULL;
-	if (strcmp(p->subtype, "png") == 0 || strcmp(p->subtype, "gif") == 0 || strcmp(p->subtype, "webp") == 0)
+	if (strcmp(p->subtype, "png") == 0 || strcmp(p->subtype, "gif") == 0 ||
+	    strcmp(p->subtype, "webp") == 0)
 		return p->subtype;
-	if (strcmp(p->subtype, "jpeg") == 0 || strcmp(p->subtype, "jpg") == 0 || strcmp(p->subtype, "pjpeg") == 0)
+	if (strcmp(p->subtype, "jpeg") == 0 || strcmp(p->subtype, "jpg") == 0 ||
+	    strcmp(p->subtype, "pjpeg") == 0)
 		return "jpeg";
 	return NULL;
 }
@@ -477,7 +486,8 @@ static int cid_resolve(void *ctx, const char *cid, size_t len, struct buf *out)
 	int r = mime_part_decode(cc->msg, p, &raw, &err);
 	if (r == 0 && raw.len > 0) {
 		size_t before = out->len;
-		if (buf_printf(out, "data:image/%s;base64,", type) < 0 || base64_encode(out, raw.data, raw.len) < 0) {
+		if (buf_printf(out, "data:image/%s;base64,", type) < 0 ||
+		    base64_encode(out, raw.data, raw.len) < 0) {
 			buf_truncate(out, before);
 			r = -1;
 		} else
@@ -501,7 +511,8 @@ static int html_view(const struct mime_message *msg, const struct mime_part *p, 
 	charset_to_utf8(mime_param_get(p->params, p->param_count, "charset"), buf_cstr(&raw), raw.len, &utf8);
 	buf_free(&raw);
 	struct cid_ctx cc = {.msg = msg, .budget = INLINE_IMAGES_MAX};
-	struct html_sanitize_opts o = {.allow_remote_images = remote, .cid_resolve = cid_resolve, .cid_ctx = &cc};
+	struct html_sanitize_opts o = {
+	    .allow_remote_images = remote, .cid_resolve = cid_resolve, .cid_ctx = &cc};
 	int r = html_sanitize(buf_cstr(&utf8), utf8.len, &o, out, stats);
 	buf_free(&utf8);
 	return r;
@@ -545,8 +556,9 @@ void api_message_get(struct http_ctx *x)
 		char type[200];
 		snprintf(type, sizeof(type), "%s/%s", p->type, p->subtype);
 		bool inline_img = p->id != NULL && raster_type(p) != NULL && !is_attachment(p);
-		json_t *a = json_pack("{s:s, s:o, s:s, s:I, s:b}", "part", v.atts[i].section, "name", jstr(name), "type",
-				      type, "size", (json_int_t)size, "inline", inline_img);
+		json_t *a =
+		    json_pack("{s:s, s:o, s:s, s:I, s:b}", "part", v.atts[i].section, "name", jstr(name),
+			      "type", type, "size", (json_int_t)size, "inline", inline_img);
 		if (a != NULL)
 			json_array_append_new(atts, a);
 		free(name);
@@ -585,11 +597,12 @@ void api_message_get(struct http_ctx *x)
 }
 
 static const char html_head[] =
-	"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">"
-	"<style>html{color-scheme:light}body{margin:0;padding:16px;font:14px/1.5 system-ui,-apple-system,\"Segoe "
-	"UI\",Roboto,sans-serif;color:#1f2328;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:auto}"
-	"table{max-width:100%}pre{white-space:pre-wrap}blockquote{margin:0 0 0 .8ex;border-left:2px solid "
-	"#d0d7de;padding-left:1ex;color:#57606a}a{color:#0b57d0}</style></head><body>";
+    "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"referrer\" content=\"no-referrer\">"
+    "<style>html{color-scheme:light}body{margin:0;padding:16px;font:14px/1.5 system-ui,-apple-system,\"Segoe "
+    "UI\",Roboto,sans-serif;color:#1f2328;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:"
+    "auto}"
+    "table{max-width:100%}pre{white-space:pre-wrap}blockquote{margin:0 0 0 .8ex;border-left:2px solid "
+    "#d0d7de;padding-left:1ex;color:#57606a}a{color:#0b57d0}</style></head><body>";
 
 void api_message_html(struct http_ctx *x)
 {
@@ -625,7 +638,8 @@ void api_message_html(struct http_ctx *x)
 			  "base-uri 'none'; form-action 'none'; frame-ancestors 'self'; "
 			  "sandbox allow-popups allow-popups-to-escape-sandbox"
 			: "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
-			  "form-action 'none'; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox";
+			  "form-action 'none'; frame-ancestors 'self'; sandbox allow-popups "
+			  "allow-popups-to-escape-sandbox";
 	x->frame_same_origin = true;
 	x->may_gzip = true;
 	size_t len;
@@ -654,7 +668,9 @@ static void disposition(struct buf *h, bool inline_view, const char *name)
 {
 	buf_printf(h, "Content-Disposition: %s; filename=\"", inline_view ? "inline" : "attachment");
 	for (const char *c = name; *c; c++)
-		buf_putc(h, ((unsigned char)*c < 32 || (unsigned char)*c >= 127 || *c == '"' || *c == '\\') ? '_' : *c);
+		buf_putc(h, ((unsigned char)*c < 32 || (unsigned char)*c >= 127 || *c == '"' || *c == '\\')
+				? '_'
+				: *c);
 	buf_puts(h, "\"; filename*=UTF-8''");
 	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
 		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
@@ -706,7 +722,8 @@ void api_message_part(struct http_ctx *x)
 		/* Shown as UTF-8 whatever its charset was. */
 		struct buf u;
 		buf_init(&u, 3 * body.len + 16);
-		charset_to_utf8(mime_param_get(p->params, p->param_count, "charset"), buf_cstr(&body), body.len, &u);
+		charset_to_utf8(mime_param_get(p->params, p->param_count, "charset"), buf_cstr(&body),
+				body.len, &u);
 		buf_free(&body);
 		body = u;
 	}
@@ -740,11 +757,13 @@ static int flag_list(struct http_ctx *x, const json_t *arr, const char *key, uin
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const char *s = json_string_value(json_array_get(arr, i));
 		size_t k = 0;
-		while (s != NULL && k < sizeof(flag_names) / sizeof(flag_names[0]) && strcmp(s, flag_names[k].name) != 0)
+		while (s != NULL && k < sizeof(flag_names) / sizeof(flag_names[0]) &&
+		       strcmp(s, flag_names[k].name) != 0)
 			k++;
 		if (s == NULL || k == sizeof(flag_names) / sizeof(flag_names[0])) {
 			http_reply_error(x, 400,
-					 "unknown flag (seen, answered, flagged, deleted, draft, forwarded, junk, notjunk)");
+					 "unknown flag (seen, answered, flagged, deleted, draft, forwarded, "
+					 "junk, notjunk)");
 			return -1;
 		}
 		*flags |= flag_names[k].flag;
@@ -778,7 +797,8 @@ void api_messages_flags(struct http_ctx *x)
 	if (r >= 0)
 		changed += r;
 	if (r >= 0 && del != 0) {
-		r = store_msg_set_flags(st, mb.id, uids, n, STORE_FLAGS_REMOVE, del, NULL, 0, NULL, NULL, &err);
+		r = store_msg_set_flags(st, mb.id, uids, n, STORE_FLAGS_REMOVE, del, NULL, 0, NULL, NULL,
+					&err);
 		if (r >= 0)
 			changed += r;
 	}
@@ -848,7 +868,8 @@ void api_messages_delete(struct http_ctx *x)
 	}
 	struct store *st = x->srv->store;
 	const char *err = "storage error";
-	bool expunge = json_is_true(perm) || mb.special_use == STORE_SPECIAL_TRASH || mb.special_use == STORE_SPECIAL_JUNK;
+	bool expunge = json_is_true(perm) || mb.special_use == STORE_SPECIAL_TRASH ||
+		       mb.special_use == STORE_SPECIAL_JUNK;
 	int r, found = 0;
 	if (!expunge) {
 		found = store_mailbox_get_special(st, x->session->user_id, STORE_SPECIAL_TRASH, &trash, &err);

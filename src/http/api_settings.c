@@ -40,8 +40,8 @@ void api_settings_get(struct http_ctx *x)
 		http_reply_error(x, 500, "storage error");
 		return;
 	}
-	json_t *o = json_pack("{s:s, s:s, s:s}", "address", u.address, "name", u.display_name ? u.display_name : "",
-			      "signature", sig ? sig : "");
+	json_t *o = json_pack("{s:s, s:s, s:s}", "address", u.address, "name",
+			      u.display_name ? u.display_name : "", "signature", sig ? sig : "");
 	free(sig);
 	store_user_clear(&u);
 	http_reply_json(x, o ? 200 : 500, o ? o : json_pack("{s:s}", "error", "settings are not valid text"));
@@ -157,7 +157,8 @@ static void pw_hashed(evutil_socket_t fd, short what, void *arg)
 	}
 	struct http_ctx *x = p->x;
 	const char *err;
-	if (p->error != NULL || store_user_set_password(p->srv->store, p->address, p->hash, p->scram, &err) < 0) {
+	if (p->error != NULL ||
+	    store_user_set_password(p->srv->store, p->address, p->hash, p->scram, &err) < 0) {
 		log_warnx("http: password change for %s failed: %s", p->address, p->error ? p->error : err);
 		http_reply_error(x, 500, "the password could not be changed");
 		pw_free(p);
@@ -188,8 +189,12 @@ static void pw_checked(enum auth_login_result result, const char *user, void *ct
 	p->login = NULL;
 	struct http_ctx *x = p->x;
 	if (result != AUTH_LOGIN_OK) {
-		http_reply_error(x, result == AUTH_LOGIN_FAILED ? 403 : result == AUTH_LOGIN_BLOCKED ? 429 : 503,
-				 result == AUTH_LOGIN_FAILED ? "the current password is wrong" : "try again later");
+		http_reply_error(x,
+				 result == AUTH_LOGIN_FAILED	? 403
+				 : result == AUTH_LOGIN_BLOCKED ? 429
+								: 503,
+				 result == AUTH_LOGIN_FAILED ? "the current password is wrong"
+							     : "try again later");
 		pw_free(p);
 		return;
 	}

@@ -37,42 +37,42 @@ struct el_rule {
 
 /* Sorted by name (binary search). */
 static const struct el_rule elements[] = {
-	{"a", EL_KEEP},		 {"abbr", EL_KEEP},	 {"acronym", EL_KEEP},	  {"address", EL_KEEP},
-	{"applet", EL_SUBTREE},	 {"area", EL_DROP},	 {"article", EL_KEEP},	  {"aside", EL_KEEP},
-	{"audio", EL_SUBTREE},	 {"b", EL_KEEP},	 {"base", EL_DROP},	  {"basefont", EL_DROP},
-	{"bdi", EL_KEEP},	 {"bdo", EL_KEEP},	 {"bgsound", EL_DROP},	  {"big", EL_KEEP},
-	{"blockquote", EL_KEEP}, {"br", EL_VOID},	 {"canvas", EL_SUBTREE},  {"caption", EL_KEEP},
-	{"center", EL_KEEP},	 {"cite", EL_KEEP},	 {"code", EL_KEEP},	  {"col", EL_VOID},
-	{"colgroup", EL_KEEP},	 {"datalist", EL_SUBTREE}, {"dd", EL_KEEP},	  {"del", EL_KEEP},
-	{"details", EL_KEEP},	 {"dfn", EL_KEEP},	 {"dialog", EL_SUBTREE},  {"div", EL_KEEP},
-	{"dl", EL_KEEP},	 {"dt", EL_KEEP},	 {"em", EL_KEEP},	  {"embed", EL_DROP},
-	{"figcaption", EL_KEEP}, {"figure", EL_KEEP},	 {"font", EL_KEEP},	  {"footer", EL_KEEP},
-	{"frame", EL_DROP},	 {"frameset", EL_SUBTREE}, {"h1", EL_KEEP},	  {"h2", EL_KEEP},
-	{"h3", EL_KEEP},	 {"h4", EL_KEEP},	 {"h5", EL_KEEP},	  {"h6", EL_KEEP},
-	{"header", EL_KEEP},	 {"hr", EL_VOID},	 {"i", EL_KEEP},	  {"iframe", EL_RAW},
-	{"image", EL_DROP},	 {"img", EL_VOID},	 {"input", EL_DROP},	  {"ins", EL_KEEP},
-	{"isindex", EL_DROP},	 {"kbd", EL_KEEP},	 {"keygen", EL_DROP},	  {"li", EL_KEEP},
-	{"link", EL_DROP},	 {"main", EL_KEEP},	 {"map", EL_SUBTREE},	  {"mark", EL_KEEP},
-	{"math", EL_SUBTREE},	 {"meta", EL_DROP},	 {"nav", EL_KEEP},	  {"noembed", EL_RAW},
-	{"noframes", EL_RAW},	 {"noscript", EL_RAW},	 {"object", EL_SUBTREE},  {"ol", EL_KEEP},
-	{"option", EL_SUBTREE},	 {"p", EL_KEEP},	 {"param", EL_DROP},	  {"picture", EL_SUBTREE},
-	{"plaintext", EL_RAW},	 {"portal", EL_SUBTREE}, {"pre", EL_KEEP},	  {"q", EL_KEEP},
-	{"rp", EL_KEEP},	 {"rt", EL_KEEP},	 {"ruby", EL_KEEP},	  {"s", EL_KEEP},
-	{"samp", EL_KEEP},	 {"script", EL_RAW},	 {"section", EL_KEEP},	  {"select", EL_SUBTREE},
-	{"slot", EL_SUBTREE},	 {"small", EL_KEEP},	 {"source", EL_DROP},	  {"span", EL_KEEP},
-	{"strike", EL_KEEP},	 {"strong", EL_KEEP},	 {"style", EL_RAW},	  {"sub", EL_KEEP},
-	{"summary", EL_KEEP},	 {"sup", EL_KEEP},	 {"svg", EL_SUBTREE},	  {"table", EL_KEEP},
-	{"tbody", EL_KEEP},	 {"td", EL_KEEP},	 {"template", EL_SUBTREE}, {"textarea", EL_RAW},
-	{"tfoot", EL_KEEP},	 {"th", EL_KEEP},	 {"thead", EL_KEEP},	  {"time", EL_KEEP},
-	{"title", EL_RAW},	 {"tr", EL_KEEP},	 {"track", EL_DROP},	  {"tt", EL_KEEP},
-	{"u", EL_KEEP},		 {"ul", EL_KEEP},	 {"var", EL_KEEP},	  {"video", EL_SUBTREE},
-	{"wbr", EL_VOID},	 {"xmp", EL_RAW},
+    {"a", EL_KEEP},	     {"abbr", EL_KEEP},	       {"acronym", EL_KEEP},	 {"address", EL_KEEP},
+    {"applet", EL_SUBTREE},  {"area", EL_DROP},	       {"article", EL_KEEP},	 {"aside", EL_KEEP},
+    {"audio", EL_SUBTREE},   {"b", EL_KEEP},	       {"base", EL_DROP},	 {"basefont", EL_DROP},
+    {"bdi", EL_KEEP},	     {"bdo", EL_KEEP},	       {"bgsound", EL_DROP},	 {"big", EL_KEEP},
+    {"blockquote", EL_KEEP}, {"br", EL_VOID},	       {"canvas", EL_SUBTREE},	 {"caption", EL_KEEP},
+    {"center", EL_KEEP},     {"cite", EL_KEEP},	       {"code", EL_KEEP},	 {"col", EL_VOID},
+    {"colgroup", EL_KEEP},   {"datalist", EL_SUBTREE}, {"dd", EL_KEEP},		 {"del", EL_KEEP},
+    {"details", EL_KEEP},    {"dfn", EL_KEEP},	       {"dialog", EL_SUBTREE},	 {"div", EL_KEEP},
+    {"dl", EL_KEEP},	     {"dt", EL_KEEP},	       {"em", EL_KEEP},		 {"embed", EL_DROP},
+    {"figcaption", EL_KEEP}, {"figure", EL_KEEP},      {"font", EL_KEEP},	 {"footer", EL_KEEP},
+    {"frame", EL_DROP},	     {"frameset", EL_SUBTREE}, {"h1", EL_KEEP},		 {"h2", EL_KEEP},
+    {"h3", EL_KEEP},	     {"h4", EL_KEEP},	       {"h5", EL_KEEP},		 {"h6", EL_KEEP},
+    {"header", EL_KEEP},     {"hr", EL_VOID},	       {"i", EL_KEEP},		 {"iframe", EL_RAW},
+    {"image", EL_DROP},	     {"img", EL_VOID},	       {"input", EL_DROP},	 {"ins", EL_KEEP},
+    {"isindex", EL_DROP},    {"kbd", EL_KEEP},	       {"keygen", EL_DROP},	 {"li", EL_KEEP},
+    {"link", EL_DROP},	     {"main", EL_KEEP},	       {"map", EL_SUBTREE},	 {"mark", EL_KEEP},
+    {"math", EL_SUBTREE},    {"meta", EL_DROP},	       {"nav", EL_KEEP},	 {"noembed", EL_RAW},
+    {"noframes", EL_RAW},    {"noscript", EL_RAW},     {"object", EL_SUBTREE},	 {"ol", EL_KEEP},
+    {"option", EL_SUBTREE},  {"p", EL_KEEP},	       {"param", EL_DROP},	 {"picture", EL_SUBTREE},
+    {"plaintext", EL_RAW},   {"portal", EL_SUBTREE},   {"pre", EL_KEEP},	 {"q", EL_KEEP},
+    {"rp", EL_KEEP},	     {"rt", EL_KEEP},	       {"ruby", EL_KEEP},	 {"s", EL_KEEP},
+    {"samp", EL_KEEP},	     {"script", EL_RAW},       {"section", EL_KEEP},	 {"select", EL_SUBTREE},
+    {"slot", EL_SUBTREE},    {"small", EL_KEEP},       {"source", EL_DROP},	 {"span", EL_KEEP},
+    {"strike", EL_KEEP},     {"strong", EL_KEEP},      {"style", EL_RAW},	 {"sub", EL_KEEP},
+    {"summary", EL_KEEP},    {"sup", EL_KEEP},	       {"svg", EL_SUBTREE},	 {"table", EL_KEEP},
+    {"tbody", EL_KEEP},	     {"td", EL_KEEP},	       {"template", EL_SUBTREE}, {"textarea", EL_RAW},
+    {"tfoot", EL_KEEP},	     {"th", EL_KEEP},	       {"thead", EL_KEEP},	 {"time", EL_KEEP},
+    {"title", EL_RAW},	     {"tr", EL_KEEP},	       {"track", EL_DROP},	 {"tt", EL_KEEP},
+    {"u", EL_KEEP},	     {"ul", EL_KEEP},	       {"var", EL_KEEP},	 {"video", EL_SUBTREE},
+    {"wbr", EL_VOID},	     {"xmp", EL_RAW},
 };
 
 enum attr_kind {
 	AT_TEXT,   /* any text, escaped */
 	AT_HREF,   /* <a href> */
-	AT_SRC,    /* <img src> */
+	AT_SRC,	   /* <img src> */
 	AT_STYLE,  /* a CSS declaration list */
 	AT_LENGTH, /* 100, 50%, 10px */
 	AT_COLOR,  /* #fff, red */
@@ -88,60 +88,128 @@ struct attr_rule {
 };
 
 static const struct attr_rule attributes[] = {
-	{"abbr", AT_TEXT, " td th "},
-	{"align", AT_WORD, NULL},
-	{"alt", AT_TEXT, " img "},
-	{"bgcolor", AT_COLOR, NULL},
-	{"border", AT_LENGTH, " table img "},
-	{"cellpadding", AT_LENGTH, " table "},
-	{"cellspacing", AT_LENGTH, " table "},
-	{"clear", AT_WORD, " br "},
-	{"color", AT_COLOR, " font hr "},
-	{"colspan", AT_LENGTH, " td th "},
-	{"datetime", AT_TEXT, " del ins time "},
-	{"dir", AT_WORD, NULL},
-	{"face", AT_FONT, " font "},
-	{"headers", AT_TEXT, " td th "},
-	{"height", AT_LENGTH, NULL},
-	{"href", AT_HREF, " a "},
-	{"hspace", AT_LENGTH, " img "},
-	{"lang", AT_WORD, NULL},
-	{"noshade", AT_BOOL, " hr "},
-	{"nowrap", AT_BOOL, " td th "},
-	{"open", AT_BOOL, " details "},
-	{"reversed", AT_BOOL, " ol "},
-	{"rowspan", AT_LENGTH, " td th "},
-	{"scope", AT_WORD, " td th "},
-	{"size", AT_LENGTH, " font hr "},
-	{"span", AT_LENGTH, " col colgroup "},
-	{"src", AT_SRC, " img "},
-	{"start", AT_LENGTH, " ol "},
-	{"style", AT_STYLE, NULL},
-	{"summary", AT_TEXT, " table "},
-	{"title", AT_TEXT, NULL},
-	{"type", AT_WORD, " ol ul li "},
-	{"valign", AT_WORD, NULL},
-	{"value", AT_LENGTH, " li "},
-	{"vspace", AT_LENGTH, " img "},
-	{"width", AT_LENGTH, NULL},
+    {"abbr", AT_TEXT, " td th "},
+    {"align", AT_WORD, NULL},
+    {"alt", AT_TEXT, " img "},
+    {"bgcolor", AT_COLOR, NULL},
+    {"border", AT_LENGTH, " table img "},
+    {"cellpadding", AT_LENGTH, " table "},
+    {"cellspacing", AT_LENGTH, " table "},
+    {"clear", AT_WORD, " br "},
+    {"color", AT_COLOR, " font hr "},
+    {"colspan", AT_LENGTH, " td th "},
+    {"datetime", AT_TEXT, " del ins time "},
+    {"dir", AT_WORD, NULL},
+    {"face", AT_FONT, " font "},
+    {"headers", AT_TEXT, " td th "},
+    {"height", AT_LENGTH, NULL},
+    {"href", AT_HREF, " a "},
+    {"hspace", AT_LENGTH, " img "},
+    {"lang", AT_WORD, NULL},
+    {"noshade", AT_BOOL, " hr "},
+    {"nowrap", AT_BOOL, " td th "},
+    {"open", AT_BOOL, " details "},
+    {"reversed", AT_BOOL, " ol "},
+    {"rowspan", AT_LENGTH, " td th "},
+    {"scope", AT_WORD, " td th "},
+    {"size", AT_LENGTH, " font hr "},
+    {"span", AT_LENGTH, " col colgroup "},
+    {"src", AT_SRC, " img "},
+    {"start", AT_LENGTH, " ol "},
+    {"style", AT_STYLE, NULL},
+    {"summary", AT_TEXT, " table "},
+    {"title", AT_TEXT, NULL},
+    {"type", AT_WORD, " ol ul li "},
+    {"valign", AT_WORD, NULL},
+    {"value", AT_LENGTH, " li "},
+    {"vspace", AT_LENGTH, " img "},
+    {"width", AT_LENGTH, NULL},
 };
 
 /* CSS properties kept in style attributes (sorted). */
 static const char *const css_properties[] = {
-	"background-color", "border", "border-bottom", "border-bottom-color", "border-bottom-left-radius",
-	"border-bottom-right-radius", "border-bottom-style", "border-bottom-width", "border-collapse",
-	"border-color", "border-left", "border-left-color", "border-left-style", "border-left-width",
-	"border-radius", "border-right", "border-right-color", "border-right-style", "border-right-width",
-	"border-spacing", "border-style", "border-top", "border-top-color", "border-top-left-radius",
-	"border-top-right-radius", "border-top-style", "border-top-width", "border-width", "box-sizing",
-	"caption-side", "clear", "color", "direction", "display", "float", "font", "font-family", "font-size",
-	"font-style", "font-variant", "font-weight", "height", "letter-spacing", "line-height",
-	"list-style-position", "list-style-type", "margin", "margin-bottom", "margin-left", "margin-right",
-	"margin-top", "max-height", "max-width", "min-height", "min-width", "opacity", "overflow", "overflow-wrap",
-	"overflow-x", "overflow-y", "padding", "padding-bottom", "padding-left", "padding-right", "padding-top",
-	"table-layout", "text-align", "text-decoration", "text-decoration-color", "text-decoration-line",
-	"text-decoration-style", "text-indent", "text-overflow", "text-transform", "unicode-bidi",
-	"vertical-align", "visibility", "white-space", "width", "word-break", "word-spacing", "word-wrap",
+    "background-color",
+    "border",
+    "border-bottom",
+    "border-bottom-color",
+    "border-bottom-left-radius",
+    "border-bottom-right-radius",
+    "border-bottom-style",
+    "border-bottom-width",
+    "border-collapse",
+    "border-color",
+    "border-left",
+    "border-left-color",
+    "border-left-style",
+    "border-left-width",
+    "border-radius",
+    "border-right",
+    "border-right-color",
+    "border-right-style",
+    "border-right-width",
+    "border-spacing",
+    "border-style",
+    "border-top",
+    "border-top-color",
+    "border-top-left-radius",
+    "border-top-right-radius",
+    "border-top-style",
+    "border-top-width",
+    "border-width",
+    "box-sizing",
+    "caption-side",
+    "clear",
+    "color",
+    "direction",
+    "display",
+    "float",
+    "font",
+    "font-family",
+    "font-size",
+    "font-style",
+    "font-variant",
+    "font-weight",
+    "height",
+    "letter-spacing",
+    "line-height",
+    "list-style-position",
+    "list-style-type",
+    "margin",
+    "margin-bottom",
+    "margin-left",
+    "margin-right",
+    "margin-top",
+    "max-height",
+    "max-width",
+    "min-height",
+    "min-width",
+    "opacity",
+    "overflow",
+    "overflow-wrap",
+    "overflow-x",
+    "overflow-y",
+    "padding",
+    "padding-bottom",
+    "padding-left",
+    "padding-right",
+    "padding-top",
+    "table-layout",
+    "text-align",
+    "text-decoration",
+    "text-decoration-color",
+    "text-decoration-line",
+    "text-decoration-style",
+    "text-indent",
+    "text-overflow",
+    "text-transform",
+    "unicode-bidi",
+    "vertical-align",
+    "visibility",
+    "white-space",
+    "width",
+    "word-break",
+    "word-spacing",
+    "word-wrap",
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -172,12 +240,23 @@ int html_escape(const char *s, size_t n, struct buf *out)
 	for (size_t i = 0; i < n; i++) {
 		const char *rep = NULL;
 		switch (s[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		default:
+			continue;
 		}
 		if (buf_append(out, s + start, i - start) < 0 || buf_puts(out, rep) < 0)
 			return -1;
@@ -216,37 +295,37 @@ static int put_utf8(struct buf *out, uint32_t cp)
 
 /* Latin-1 names, code points 160..255 in order (HTML 4 / HTML5). */
 static const char *const latin1_names[96] = {
-	"nbsp",	  "iexcl",  "cent",   "pound",	"curren", "yen",    "brvbar", "sect",	"uml",	  "copy",
-	"ordf",	  "laquo",  "not",    "shy",	"reg",	  "macr",   "deg",    "plusmn", "sup2",	  "sup3",
-	"acute",  "micro",  "para",   "middot", "cedil",  "sup1",   "ordm",   "raquo",	"frac14", "frac12",
-	"frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde", "Auml",   "Aring",	"AElig",  "Ccedil",
-	"Egrave", "Eacute", "Ecirc",  "Euml",	"Igrave", "Iacute", "Icirc",  "Iuml",	"ETH",	  "Ntilde",
-	"Ograve", "Oacute", "Ocirc",  "Otilde", "Ouml",	  "times",  "Oslash", "Ugrave", "Uacute", "Ucirc",
-	"Uuml",	  "Yacute", "THORN",  "szlig",	"agrave", "aacute", "acirc",  "atilde", "auml",	  "aring",
-	"aelig",  "ccedil", "egrave", "eacute", "ecirc",  "euml",   "igrave", "iacute", "icirc",  "iuml",
-	"eth",	  "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",   "divide", "oslash", "ugrave",
-	"uacute", "ucirc",  "uuml",   "yacute", "thorn",  "yuml",
+    "nbsp",   "iexcl",	"cent",	  "pound",  "curren", "yen",	"brvbar", "sect",   "uml",    "copy",
+    "ordf",   "laquo",	"not",	  "shy",    "reg",    "macr",	"deg",	  "plusmn", "sup2",   "sup3",
+    "acute",  "micro",	"para",	  "middot", "cedil",  "sup1",	"ordm",	  "raquo",  "frac14", "frac12",
+    "frac34", "iquest", "Agrave", "Aacute", "Acirc",  "Atilde", "Auml",	  "Aring",  "AElig",  "Ccedil",
+    "Egrave", "Eacute", "Ecirc",  "Euml",   "Igrave", "Iacute", "Icirc",  "Iuml",   "ETH",    "Ntilde",
+    "Ograve", "Oacute", "Ocirc",  "Otilde", "Ouml",   "times",	"Oslash", "Ugrave", "Uacute", "Ucirc",
+    "Uuml",   "Yacute", "THORN",  "szlig",  "agrave", "aacute", "acirc",  "atilde", "auml",   "aring",
+    "aelig",  "ccedil", "egrave", "eacute", "ecirc",  "euml",	"igrave", "iacute", "icirc",  "iuml",
+    "eth",    "ntilde", "ograve", "oacute", "ocirc",  "otilde", "ouml",	  "divide", "oslash", "ugrave",
+    "uacute", "ucirc",	"uuml",	  "yacute", "thorn",  "yuml",
 };
 
 static const struct {
 	const char *name;
 	uint32_t cp;
 } other_entities[] = {
-	{"amp", '&'},	     {"lt", '<'},	  {"gt", '>'},	       {"quot", '"'},	    {"apos", '\''},
-	{"OElig", 0x152},    {"oelig", 0x153},	  {"Scaron", 0x160},   {"scaron", 0x161},   {"Yuml", 0x178},
-	{"fnof", 0x192},     {"circ", 0x2c6},	  {"tilde", 0x2dc},    {"ensp", 0x2002},    {"emsp", 0x2003},
-	{"thinsp", 0x2009},  {"zwnj", 0x200c},	  {"zwj", 0x200d},     {"lrm", 0x200e},	    {"rlm", 0x200f},
-	{"ndash", 0x2013},   {"mdash", 0x2014},	  {"lsquo", 0x2018},   {"rsquo", 0x2019},   {"sbquo", 0x201a},
-	{"ldquo", 0x201c},   {"rdquo", 0x201d},	  {"bdquo", 0x201e},   {"dagger", 0x2020},  {"Dagger", 0x2021},
-	{"bull", 0x2022},    {"hellip", 0x2026},  {"permil", 0x2030},  {"prime", 0x2032},   {"Prime", 0x2033},
-	{"lsaquo", 0x2039},  {"rsaquo", 0x203a},  {"oline", 0x203e},   {"euro", 0x20ac},    {"trade", 0x2122},
-	{"larr", 0x2190},    {"uarr", 0x2191},	  {"rarr", 0x2192},    {"darr", 0x2193},    {"harr", 0x2194},
-	{"minus", 0x2212},   {"infin", 0x221e},	  {"ne", 0x2260},      {"le", 0x2264},	    {"ge", 0x2265},
-	{"spades", 0x2660},  {"clubs", 0x2663},	  {"hearts", 0x2665},  {"diams", 0x2666},   {"check", 0x2713},
-	{"Alpha", 0x391},    {"Beta", 0x392},	  {"Gamma", 0x393},    {"Delta", 0x394},    {"Omega", 0x3a9},
-	{"alpha", 0x3b1},    {"beta", 0x3b2},	  {"gamma", 0x3b3},    {"delta", 0x3b4},    {"pi", 0x3c0},
-	{"mu", 0x3bc},	     {"sigma", 0x3c3},	  {"omega", 0x3c9},    {"lambda", 0x3bb},   {"NewLine", '\n'},
-	{"Tab", '\t'},
+    {"amp", '&'},	{"lt", '<'},	    {"gt", '>'},	{"quot", '"'},	    {"apos", '\''},
+    {"OElig", 0x152},	{"oelig", 0x153},   {"Scaron", 0x160},	{"scaron", 0x161},  {"Yuml", 0x178},
+    {"fnof", 0x192},	{"circ", 0x2c6},    {"tilde", 0x2dc},	{"ensp", 0x2002},   {"emsp", 0x2003},
+    {"thinsp", 0x2009}, {"zwnj", 0x200c},   {"zwj", 0x200d},	{"lrm", 0x200e},    {"rlm", 0x200f},
+    {"ndash", 0x2013},	{"mdash", 0x2014},  {"lsquo", 0x2018},	{"rsquo", 0x2019},  {"sbquo", 0x201a},
+    {"ldquo", 0x201c},	{"rdquo", 0x201d},  {"bdquo", 0x201e},	{"dagger", 0x2020}, {"Dagger", 0x2021},
+    {"bull", 0x2022},	{"hellip", 0x2026}, {"permil", 0x2030}, {"prime", 0x2032},  {"Prime", 0x2033},
+    {"lsaquo", 0x2039}, {"rsaquo", 0x203a}, {"oline", 0x203e},	{"euro", 0x20ac},   {"trade", 0x2122},
+    {"larr", 0x2190},	{"uarr", 0x2191},   {"rarr", 0x2192},	{"darr", 0x2193},   {"harr", 0x2194},
+    {"minus", 0x2212},	{"infin", 0x221e},  {"ne", 0x2260},	{"le", 0x2264},	    {"ge", 0x2265},
+    {"spades", 0x2660}, {"clubs", 0x2663},  {"hearts", 0x2665}, {"diams", 0x2666},  {"check", 0x2713},
+    {"Alpha", 0x391},	{"Beta", 0x392},    {"Gamma", 0x393},	{"Delta", 0x394},   {"Omega", 0x3a9},
+    {"alpha", 0x3b1},	{"beta", 0x3b2},    {"gamma", 0x3b3},	{"delta", 0x3b4},   {"pi", 0x3c0},
+    {"mu", 0x3bc},	{"sigma", 0x3c3},   {"omega", 0x3c9},	{"lambda", 0x3bb},  {"NewLine", '\n'},
+    {"Tab", '\t'},
 };
 
 static bool name_is(const char *s, size_t n, const char *name)
@@ -435,8 +514,8 @@ static bool css_value_ok(const char *v, size_t n)
 			depth++;
 			continue;
 		}
-		if (is_alnum(c) || c == ' ' || c == '\t' || c == '#' || c == '%' || c == '.' || c == ',' || c == ')' ||
-		    c == '-' || c == '+' || c == '!' || c == '_')
+		if (is_alnum(c) || c == ' ' || c == '\t' || c == '#' || c == '%' || c == '.' || c == ',' ||
+		    c == ')' || c == '-' || c == '+' || c == '!' || c == '_')
 			continue;
 		if (c == '/' && (i + 1 >= n || v[i + 1] != '*') && (i == 0 || v[i - 1] != '*'))
 			continue; /* font: 12px/1.5 — but never a comment */
@@ -520,8 +599,8 @@ int html_sanitize_style(const char *in, size_t n, struct buf *out)
 		prop[pl] = '\0';
 		if (!ok || !css_property_allowed(prop, pl) || !css_value_ok(v, (size_t)(ve - v)))
 			continue;
-		if (buf_append(out, prop, pl) < 0 || buf_puts(out, ": ") < 0 || buf_append(out, v, (size_t)(ve - v)) < 0 ||
-		    buf_puts(out, "; ") < 0)
+		if (buf_append(out, prop, pl) < 0 || buf_puts(out, ": ") < 0 ||
+		    buf_append(out, v, (size_t)(ve - v)) < 0 || buf_puts(out, "; ") < 0)
 			return -1;
 	}
 	return 0;
@@ -549,7 +628,7 @@ struct sanitizer {
 #define MAX_ATTRS 64
 
 struct tag {
-	char name[24];    /* lower-cased; "" when longer (then unknown) */
+	char name[24]; /* lower-cased; "" when longer (then unknown) */
 	bool end;
 	bool self_closing;
 	size_t attr_count;
@@ -832,8 +911,14 @@ static int cid_decode(const char *s, size_t n, struct buf *out)
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%' && i + 2 < n) {
 			char h[3] = {s[i + 1], s[i + 2], 0};
-			int hi = h[0] >= '0' && h[0] <= '9' ? h[0] - '0' : (lower(h[0]) >= 'a' && lower(h[0]) <= 'f' ? lower(h[0]) - 'a' + 10 : -1);
-			int lo = h[1] >= '0' && h[1] <= '9' ? h[1] - '0' : (lower(h[1]) >= 'a' && lower(h[1]) <= 'f' ? lower(h[1]) - 'a' + 10 : -1);
+			int hi =
+			    h[0] >= '0' && h[0] <= '9'
+				? h[0] - '0'
+				: (lower(h[0]) >= 'a' && lower(h[0]) <= 'f' ? lower(h[0]) - 'a' + 10 : -1);
+			int lo =
+			    h[1] >= '0' && h[1] <= '9'
+				? h[1] - '0'
+				: (lower(h[1]) >= 'a' && lower(h[1]) <= 'f' ? lower(h[1]) - 'a' + 10 : -1);
 			if (hi >= 0 && lo >= 0 && (hi || lo)) {
 				if (buf_putc(out, (char)(hi * 16 + lo)) < 0)
 					return -1;
@@ -991,7 +1076,8 @@ static void start_tag(struct sanitizer *s, const struct tag *t, const struct el_
 			break;
 		}
 		size_t before = s->out->len;
-		emit_attr(s, r->name, t->attrs[i].name, buf_cstr(tmp), tmp->len, t->attrs[i].has_value, &img_ok);
+		emit_attr(s, r->name, t->attrs[i].name, buf_cstr(tmp), tmp->len, t->attrs[i].has_value,
+			  &img_ok);
 		if (strcmp(t->attrs[i].name, "href") == 0 && s->out->len > before)
 			href = true;
 	}
@@ -1000,7 +1086,7 @@ static void start_tag(struct sanitizer *s, const struct tag *t, const struct el_
 	emits(s, ">");
 	if (kind == EL_KEEP && s->out->len + reserve(s) + 14 > s->out->max)
 		s->full = true; /* no room for its own end tag */
-	if (s->full) { /* never leave half a tag behind */
+	if (s->full) {		/* never leave half a tag behind */
 		buf_truncate(s->out, mark);
 		return;
 	}

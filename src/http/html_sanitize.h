@@ -47,8 +47,8 @@ struct html_sanitize_opts {
 };
 
 struct html_sanitize_stats {
-	unsigned remote_blocked;  /* http(s) images left out */
-	unsigned cid_images;      /* cid: images resolved */
+	unsigned remote_blocked; /* http(s) images left out */
+	unsigned cid_images;	 /* cid: images resolved */
 };
 
 #define HTML_SANITIZE_MAX_DEPTH 256 /* deeper elements lose their tags */

@@ -50,8 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *s = buf_cstr(&out);
 	if (out.len > max || strlen(s) != out.len)
 		abort();
-	static const char *const bad[] = {"<script", "<style", "<iframe", "<svg", "<math", "<object", "<embed",
-					  "<form", "<meta", "<base", "<link", "<textarea", "<title"};
+	static const char *const bad[] = {"<script", "<style",	  "<iframe", "<svg",  "<math",
+					  "<object", "<embed",	  "<form",   "<meta", "<base",
+					  "<link",   "<textarea", "<title"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (has_ci(s, bad[i]))
 			abort();
@@ -78,9 +79,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				/* URLs: only the schemes we allow. */
 				if ((strncmp(name, "href=", 5) == 0 &&
-				     strncasecmp(p + 2, "http://", 7) != 0 && strncasecmp(p + 2, "https://", 8) != 0 &&
+				     strncasecmp(p + 2, "http://", 7) != 0 &&
+				     strncasecmp(p + 2, "https://", 8) != 0 &&
 				     strncasecmp(p + 2, "mailto:", 7) != 0) ||
-				    (strncmp(name, "src=", 4) == 0 && strncasecmp(p + 2, "data:image/", 11) != 0 &&
+				    (strncmp(name, "src=", 4) == 0 &&
+				     strncasecmp(p + 2, "data:image/", 11) != 0 &&
 				     (!o.allow_remote_images || (strncasecmp(p + 2, "http://", 7) != 0 &&
 								 strncasecmp(p + 2, "https://", 8) != 0))))
 					abort();
@@ -103,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	buf_init(&st1, 4 * size + 64);
 	buf_init(&st2, 4 * size + 64);
 	if (html_sanitize_style(in, size, &st1) == 0) {
-		if (html_sanitize_style(buf_cstr(&st1), st1.len, &st2) != 0 || strcmp(buf_cstr(&st1), buf_cstr(&st2)) != 0)
+		if (html_sanitize_style(buf_cstr(&st1), st1.len, &st2) != 0 ||
+		    strcmp(buf_cstr(&st1), buf_cstr(&st2)) != 0)
 			abort();
 		if (has_ci(buf_cstr(&st1), "url(") || has_ci(buf_cstr(&st1), "expression"))
 			abort();

@@ -45,17 +45,17 @@ struct http_ctx {
 	struct server *srv;
 	struct conn *c;
 	const struct http_request *req;
-	struct web_session *session; /* NULL on routes without AUTH when not logged in */
-	json_t *body;                /* the parsed JSON object on JSON routes (owned by the engine) */
+	struct web_session *session;	/* NULL on routes without AUTH when not logged in */
+	json_t *body;			/* the parsed JSON object on JSON routes (owned by the engine) */
 	int64_t num[HTTP_MAX_CAPTURES]; /* the '#' segments of the route, in order */
-	char *str[HTTP_MAX_CAPTURES];   /* the '*' segments, percent-decoded */
+	char *str[HTTP_MAX_CAPTURES];	/* the '*' segments, percent-decoded */
 	/* Reply options a handler may set before replying. */
-	const char *csp;             /* Content-Security-Policy instead of the API's */
-	bool frame_same_origin;      /* X-Frame-Options: SAMEORIGIN (the message view) */
-	bool has_cache_control;      /* the extra headers carry Cache-Control */
-	bool may_gzip;               /* compress the body when the client takes gzip */
+	const char *csp;	/* Content-Security-Policy instead of the API's */
+	bool frame_same_origin; /* X-Frame-Options: SAMEORIGIN (the message view) */
+	bool has_cache_control; /* the extra headers carry Cache-Control */
+	bool may_gzip;		/* compress the body when the client takes gzip */
 	/* Private to http_server.c */
-	struct timespec started;     /* for Server-Timing */
+	struct timespec started; /* for Server-Timing */
 	struct http_conn *hc;
 	bool replied;
 	bool async;
@@ -93,7 +93,8 @@ void http_async_begin(struct http_ctx *x, void (*cancel)(void *state), void *sta
 const char *http_query(struct http_ctx *x, const char *name);
 /* A query parameter as a number in [min, max], def when absent; -1 with a
  * 400 reply sent when present but not a number in range. */
-int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def, uint64_t *out);
+int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def,
+		   uint64_t *out);
 
 /* Takes over the request body (malloc'd, NUL-terminated); *len_r its size. */
 char *http_take_body(struct http_ctx *x, size_t *len_r);

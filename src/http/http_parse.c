@@ -103,8 +103,8 @@ static const struct {
 	const char *name;
 	enum http_method method;
 } methods[] = {
-	{"GET", HTTP_GET},     {"HEAD", HTTP_HEAD},	{"POST", HTTP_POST},	   {"PUT", HTTP_PUT},
-	{"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
+    {"GET", HTTP_GET},	   {"HEAD", HTTP_HEAD},	    {"POST", HTTP_POST},       {"PUT", HTTP_PUT},
+    {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE}, {"OPTIONS", HTTP_OPTIONS},
 };
 
 static enum http_parse_result request_line(struct http_parser *p, const char *s, size_t n,
@@ -182,7 +182,8 @@ static bool list_has(const char *list, const char *token)
 	return false;
 }
 
-static enum http_parse_result header_line(struct http_parser *p, const char *s, size_t n, const char **error_r)
+static enum http_parse_result header_line(struct http_parser *p, const char *s, size_t n,
+					  const char **error_r)
 {
 	struct http_request *r = &p->req;
 	if (s[0] == ' ' || s[0] == '\t')
@@ -510,7 +511,8 @@ bool http_accepts_gzip(const char *ae)
 			ce--;
 		size_t cl = (size_t)(ce - start);
 		bool ok = semi ? q_positive(semi, (size_t)(p - semi)) : true;
-		if ((cl == 4 && strncasecmp(start, "gzip", 4) == 0) || (cl == 6 && strncasecmp(start, "x-gzip", 6) == 0)) {
+		if ((cl == 4 && strncasecmp(start, "gzip", 4) == 0) ||
+		    (cl == 6 && strncasecmp(start, "x-gzip", 6) == 0)) {
 			gzip_seen = true;
 			gzip = ok;
 		} else if (cl == 1 && *start == '*')
@@ -522,33 +524,61 @@ bool http_accepts_gzip(const char *ae)
 const char *http_status_text(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 417: return "Expectation Failed";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	case 507: return "Insufficient Storage";
-	default: return "";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return "";
 	}
 }

@@ -63,10 +63,10 @@ enum http_method {
 #define HTTP_METHOD_MAX 16 /* longest method name accepted */
 
 struct http_limits {
-	size_t max_line;         /* request line, bytes without the line end (414) */
+	size_t max_line;	 /* request line, bytes without the line end (414) */
 	size_t max_header_bytes; /* all header lines together (431) */
-	size_t max_headers;      /* number of header fields (431) */
-	uint64_t max_body;       /* Content-Length (413) */
+	size_t max_headers;	 /* number of header fields (431) */
+	uint64_t max_body;	 /* Content-Length (413) */
 };
 
 /* Defaults: 8 KiB request line, 64 KiB of headers, 100 fields, 1 MiB body. */
@@ -80,22 +80,22 @@ struct http_header {
 struct http_request {
 	enum http_method method;
 	char method_name[HTTP_METHOD_MAX + 1];
-	char *target;          /* the request-target as sent, NUL-terminated */
-	const char *path;      /* view into target: up to '?' or the end */
+	char *target;	  /* the request-target as sent, NUL-terminated */
+	const char *path; /* view into target: up to '?' or the end */
 	size_t path_len;
-	const char *query;     /* view into target after '?', NULL when none */
+	const char *query; /* view into target after '?', NULL when none */
 	size_t query_len;
 	unsigned version_minor; /* HTTP/1.0 -> 0, HTTP/1.1 -> 1 */
 	struct http_header *headers;
 	size_t header_count;
 	uint64_t content_length; /* 0 when absent */
-	bool keep_alive;       /* from the version and Connection */
-	bool expect_continue;  /* Expect: 100-continue */
-	struct buf body;       /* exactly content_length bytes once DONE */
+	bool keep_alive;	 /* from the version and Connection */
+	bool expect_continue;	 /* Expect: 100-continue */
+	struct buf body;	 /* exactly content_length bytes once DONE */
 };
 
 enum http_parse_state {
-	HTTP_PS_START,   /* before the request line (skipping empty lines) */
+	HTTP_PS_START, /* before the request line (skipping empty lines) */
 	HTTP_PS_HEADERS,
 	HTTP_PS_BODY,
 	HTTP_PS_DONE,
@@ -105,11 +105,11 @@ enum http_parse_state {
 struct http_parser {
 	struct http_limits limits; /* may be changed between calls (max_body) */
 	enum http_parse_state state;
-	struct http_request req;   /* per request: cleared by http_parser_reset */
-	struct buf line;           /* the line being assembled */
+	struct http_request req; /* per request: cleared by http_parser_reset */
+	struct buf line;	 /* the line being assembled */
 	size_t header_bytes;
 	bool saw_host, saw_length;
-	int status;                /* the error reply on HTTP_PARSE_ERROR */
+	int status; /* the error reply on HTTP_PARSE_ERROR */
 };
 
 void http_parser_init(struct http_parser *p, const struct http_limits *lim);

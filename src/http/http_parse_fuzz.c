@@ -45,7 +45,8 @@ static void check_request(const struct http_parser *p)
 	const char *v;
 	size_t n;
 	const char *cookie = http_header_get(r, "cookie");
-	if (http_cookie_get(cookie, "posthorn_sid", &v, &n) == 1 && (v < cookie || v + n > cookie + strlen(cookie)))
+	if (http_cookie_get(cookie, "posthorn_sid", &v, &n) == 1 &&
+	    (v < cookie || v + n > cookie + strlen(cookie)))
 		abort();
 	(void)http_accepts_gzip(http_header_get(r, "accept-encoding"));
 }

@@ -59,33 +59,33 @@ struct good {
 };
 
 static const struct good goods[] = {
-	{"get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/", "/", NULL, 1, "a", "", true},
-	{"query", "GET /api/x?a=1&b=%20 HTTP/1.1\r\nHost: a:8080\r\n\r\n", HTTP_GET, "/api/x?a=1&b=%20", "/api/x",
-	 "a=1&b=%20", 1, "a:8080", "", true},
-	{"empty query", "GET /x? HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/x?", "/x", "", 1, "a", "", true},
-	{"bare lf", "GET / HTTP/1.1\nHost: a\n\n", HTTP_GET, "/", "/", NULL, 1, "a", "", true},
-	{"leading empty lines", "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/", "/", NULL, 1, "a", "",
-	 true},
-	{"post body", "POST /api/login HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Type: x\r\n\r\nhello",
-	 HTTP_POST, "/api/login", "/api/login", NULL, 3, "a", "hello", true},
-	{"same lengths", "PUT /s HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok", HTTP_PUT, "/s",
-	 "/s", NULL, 3, "a", "ok", true},
-	{"zero length", "DELETE /m/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", HTTP_DELETE, "/m/1", "/m/1",
-	 NULL, 2, "a", "", true},
-	{"ows trimmed", "GET / HTTP/1.1\r\nHost: \t a \t\r\nX-Empty:\r\n\r\n", HTTP_GET, "/", "/", NULL, 2, "a", "",
-	 true},
-	{"connection close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", HTTP_GET, "/", "/", NULL, 2,
-	 "a", "", false},
-	{"http/1.0", "GET / HTTP/1.0\r\n\r\n", HTTP_GET, "/", "/", NULL, 0, NULL, "", false},
-	{"http/1.0 keep-alive", "HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", HTTP_HEAD, "/", "/", NULL, 1, NULL,
-	 "", true},
-	{"options star", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS, "*", "*", NULL, 1, "a", "", true},
-	{"other method", "BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_METHOD_OTHER, "/pot", "/pot", NULL, 1, "a", "",
-	 true},
-	{"obs-text value", "GET / HTTP/1.1\r\nHost: a\r\nX-N: caf\xc3\xa9\r\n\r\n", HTTP_GET, "/", "/", NULL, 2, "a", "",
-	 true},
-	{"binary body", "PATCH /b HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n\r\n\0\n", HTTP_PATCH, "/b", "/b", NULL,
-	 2, "a", "\r\n", true},
+    {"get", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/", "/", NULL, 1, "a", "", true},
+    {"query", "GET /api/x?a=1&b=%20 HTTP/1.1\r\nHost: a:8080\r\n\r\n", HTTP_GET, "/api/x?a=1&b=%20", "/api/x",
+     "a=1&b=%20", 1, "a:8080", "", true},
+    {"empty query", "GET /x? HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/x?", "/x", "", 1, "a", "", true},
+    {"bare lf", "GET / HTTP/1.1\nHost: a\n\n", HTTP_GET, "/", "/", NULL, 1, "a", "", true},
+    {"leading empty lines", "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_GET, "/", "/", NULL, 1, "a", "",
+     true},
+    {"post body", "POST /api/login HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Type: x\r\n\r\nhello",
+     HTTP_POST, "/api/login", "/api/login", NULL, 3, "a", "hello", true},
+    {"same lengths", "PUT /s HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok",
+     HTTP_PUT, "/s", "/s", NULL, 3, "a", "ok", true},
+    {"zero length", "DELETE /m/1 HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", HTTP_DELETE, "/m/1",
+     "/m/1", NULL, 2, "a", "", true},
+    {"ows trimmed", "GET / HTTP/1.1\r\nHost: \t a \t\r\nX-Empty:\r\n\r\n", HTTP_GET, "/", "/", NULL, 2, "a",
+     "", true},
+    {"connection close", "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n", HTTP_GET, "/", "/",
+     NULL, 2, "a", "", false},
+    {"http/1.0", "GET / HTTP/1.0\r\n\r\n", HTTP_GET, "/", "/", NULL, 0, NULL, "", false},
+    {"http/1.0 keep-alive", "HEAD / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", HTTP_HEAD, "/", "/", NULL, 1,
+     NULL, "", true},
+    {"options star", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_OPTIONS, "*", "*", NULL, 1, "a", "", true},
+    {"other method", "BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n", HTTP_METHOD_OTHER, "/pot", "/pot", NULL, 1, "a",
+     "", true},
+    {"obs-text value", "GET / HTTP/1.1\r\nHost: a\r\nX-N: caf\xc3\xa9\r\n\r\n", HTTP_GET, "/", "/", NULL, 2,
+     "a", "", true},
+    {"binary body", "PATCH /b HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n\r\n\0\n", HTTP_PATCH, "/b",
+     "/b", NULL, 2, "a", "\r\n", true},
 };
 
 static void check_good(const struct good *g, size_t split, size_t step)
@@ -155,38 +155,39 @@ struct bad {
 };
 
 static const struct bad bads[] = {
-	{"no version", "GET /\r\n\r\n", 400},
-	{"two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"trailing space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400},
-	{"absolute form", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"star not options", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"http/2", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
-	{"http/1.10", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},
-	{"lowercase http", "GET / http/1.1\r\nHost: a\r\n\r\n", 400},
-	{"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"8bit target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"bad method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"long method", "ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
-	{"no host", "GET / HTTP/1.1\r\n\r\n", 400},
-	{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
-	{"obs fold", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400},
-	{"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
-	{"no colon", "GET / HTTP/1.1\r\nHost a\r\n\r\n", 400},
-	{"empty name", "GET / HTTP/1.1\r\n: a\r\nHost: a\r\n\r\n", 400},
-	{"bare cr", "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400},
-	{"bare cr request line", "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400},
-	{"ctl in value", "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400},
-	{"del in value", "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},
-	{"te chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501},
-	{"te and cl", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
-	{"cl sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc", 400},
-	{"cl list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", 400},
-	{"cl empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400},
-	{"cl conflict", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
-	{"cl overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
-	{"cl too big", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", 413},
-	{"expect other", "POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417},
+    {"no version", "GET /\r\n\r\n", 400},
+    {"two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"trailing space", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n", 400},
+    {"absolute form", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"star not options", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"http/2", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505},
+    {"http/1.10", "GET / HTTP/1.10\r\nHost: a\r\n\r\n", 400},
+    {"lowercase http", "GET / http/1.1\r\nHost: a\r\n\r\n", 400},
+    {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"fragment", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"8bit target", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"bad method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"long method", "ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\nHost: a\r\n\r\n", 501},
+    {"no host", "GET / HTTP/1.1\r\n\r\n", 400},
+    {"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+    {"obs fold", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n", 400},
+    {"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+    {"no colon", "GET / HTTP/1.1\r\nHost a\r\n\r\n", 400},
+    {"empty name", "GET / HTTP/1.1\r\n: a\r\nHost: a\r\n\r\n", 400},
+    {"bare cr", "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n", 400},
+    {"bare cr request line", "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+    {"ctl in value", "GET / HTTP/1.1\r\nHost: a\x01\r\n\r\n", 400},
+    {"del in value", "GET / HTTP/1.1\r\nHost: a\x7f\r\n\r\n", 400},
+    {"te chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501},
+    {"te and cl", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+     501},
+    {"cl sign", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc", 400},
+    {"cl list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", 400},
+    {"cl empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400},
+    {"cl conflict", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
+    {"cl overflow", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+    {"cl too big", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1048577\r\n\r\n", 413},
+    {"expect other", "POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417},
 };
 
 static void check_bad(const struct bad *b, size_t split, size_t step)
@@ -214,8 +215,9 @@ TEST(bad_requests)
 
 TEST(pipelined)
 {
-	const char *in = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"
-			 "GET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *in =
+	    "GET /a HTTP/1.1\r\nHost: h\r\n\r\nPOST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz"
+	    "GET /c HTTP/1.1\r\nHost: h\r\n\r\n";
 	const char *want[] = {"/a", "/b", "/c"};
 	struct http_parser p;
 	http_parser_init(&p, NULL);
@@ -251,11 +253,11 @@ TEST(limits)
 		const char *in;
 		int status;
 	} cases[] = {
-		{"GET /0123456789abcdef HTTP/1.1\r\n", 414},      /* 31 > 20 */
-		{"GET /0123456789abcdefghijklmnopqrstuvwxyz", 414}, /* no end yet, already too long */
-		{"GET / HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789012345678901234567890\r\n", 431},
-		{"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", 431},
-		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413},
+	    {"GET /0123456789abcdef HTTP/1.1\r\n", 414},	/* 31 > 20 */
+	    {"GET /0123456789abcdefghijklmnopqrstuvwxyz", 414}, /* no end yet, already too long */
+	    {"GET / HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789012345678901234567890\r\n", 431},
+	    {"GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", 431},
+	    {"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", 413},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		http_parser_init(&p, &lim);
@@ -281,8 +283,8 @@ TEST(limits)
 	http_parser_deinit(&p);
 
 	/* A body is never allocated from the announced length alone. */
-	struct http_limits big = {.max_line = 100, .max_header_bytes = 1000, .max_headers = 10,
-				  .max_body = (uint64_t)1 << 40};
+	struct http_limits big = {
+	    .max_line = 100, .max_header_bytes = 1000, .max_headers = 10, .max_body = (uint64_t)1 << 40};
 	http_parser_init(&p, &big);
 	in = "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000000\r\n\r\nab";
 	CHECK_INT(http_parse(&p, in, strlen(in), &used, &err), HTTP_PARSE_HEADERS);
@@ -311,18 +313,18 @@ TEST(url_decode)
 		bool form;
 		const char *want; /* NULL = error */
 	} cases[] = {
-		{"abc", false, "abc"},
-		{"a%20b", false, "a b"},
-		{"a+b", false, "a+b"},
-		{"a+b", true, "a b"},
-		{"%C3%A9%c3%a9", false, "\xc3\xa9\xc3\xa9"},
-		{"%2F", false, "/"},
-		{"%", false, NULL},
-		{"%4", false, NULL},
-		{"%4g", false, NULL},
-		{"%00", false, NULL},
-		{"x%", true, NULL},
-		{"", false, ""},
+	    {"abc", false, "abc"},
+	    {"a%20b", false, "a b"},
+	    {"a+b", false, "a+b"},
+	    {"a+b", true, "a b"},
+	    {"%C3%A9%c3%a9", false, "\xc3\xa9\xc3\xa9"},
+	    {"%2F", false, "/"},
+	    {"%", false, NULL},
+	    {"%4", false, NULL},
+	    {"%4g", false, NULL},
+	    {"%00", false, NULL},
+	    {"x%", true, NULL},
+	    {"", false, ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf out;
@@ -345,16 +347,16 @@ TEST(query_param)
 		int result;
 		const char *want;
 	} cases[] = {
-		{"a=1&b=2", "a", 1, "1"},
-		{"a=1&b=2", "b", 1, "2"},
-		{"a=1&b=2", "c", 0, ""},
-		{"q=hello+world%21", "q", 1, "hello world!"},
-		{"flag&x=1", "flag", 1, ""},
-		{"x=&y=2", "x", 1, ""},
-		{"aa=1&a=2", "a", 1, "2"},
-		{"a=%zz", "a", -1, ""},
-		{"", "a", 0, ""},
-		{"&&a=1&", "a", 1, "1"},
+	    {"a=1&b=2", "a", 1, "1"},
+	    {"a=1&b=2", "b", 1, "2"},
+	    {"a=1&b=2", "c", 0, ""},
+	    {"q=hello+world%21", "q", 1, "hello world!"},
+	    {"flag&x=1", "flag", 1, ""},
+	    {"x=&y=2", "x", 1, ""},
+	    {"aa=1&a=2", "a", 1, "2"},
+	    {"a=%zz", "a", -1, ""},
+	    {"", "a", 0, ""},
+	    {"&&a=1&", "a", 1, "1"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf out;
@@ -377,15 +379,9 @@ TEST(cookies)
 		const char *header, *name;
 		const char *want; /* NULL = absent */
 	} cases[] = {
-		{"a=1; b=2", "a", "1"},
-		{"a=1; b=2", "b", "2"},
-		{"a=1;b=2 ", "b", "2"},
-		{"ab=1; b=2", "b", "2"},
-		{"b", "b", NULL},
-		{"x=\"q\"", "x", "\"q\""},
-		{"", "a", NULL},
-		{"a=", "a", ""},
-		{"__Host-sid=abc; sid=def", "sid", "def"},
+	    {"a=1; b=2", "a", "1"},  {"a=1; b=2", "b", "2"}, {"a=1;b=2 ", "b", "2"},
+	    {"ab=1; b=2", "b", "2"}, {"b", "b", NULL},	     {"x=\"q\"", "x", "\"q\""},
+	    {"", "a", NULL},	     {"a=", "a", ""},	     {"__Host-sid=abc; sid=def", "sid", "def"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *v;
@@ -407,11 +403,20 @@ TEST(accept_gzip)
 		const char *in;
 		bool want;
 	} cases[] = {
-		{"gzip, deflate, br", true}, {"deflate", false},	  {"gzip;q=0", false},
-		{"gzip; q=0.000", false},    {"gzip;q=0.5", true},	  {"*", true},
-		{"*;q=0", false},	     {"gzip;q=0, *", false},	  {"br, *;q=0.1", true},
-		{"GZIP", true},		     {"", false},		  {"x-gzip", true},
-		{"gzipx", false},	     {"identity;q=1, gzip;q=1.0", true},
+	    {"gzip, deflate, br", true},
+	    {"deflate", false},
+	    {"gzip;q=0", false},
+	    {"gzip; q=0.000", false},
+	    {"gzip;q=0.5", true},
+	    {"*", true},
+	    {"*;q=0", false},
+	    {"gzip;q=0, *", false},
+	    {"br, *;q=0.1", true},
+	    {"GZIP", true},
+	    {"", false},
+	    {"x-gzip", true},
+	    {"gzipx", false},
+	    {"identity;q=1, gzip;q=1.0", true},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		test_current = cases[i].in;

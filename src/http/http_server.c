@@ -48,9 +48,9 @@
 /* The policy of the app shell (index.html and its files): only our own
  * scripts, styles and images; frames only from us (the message view). */
 static const char shell_csp[] =
-	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-	"frame-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; "
-	"frame-ancestors 'none'";
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'";
 static const char api_csp[] = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
 enum hc_state {
@@ -72,12 +72,12 @@ struct http_conn {
 	struct server *srv;
 	enum hc_state state;
 	struct http_parser parser;
-	const struct route *route;   /* of the request being read */
-	struct http_ctx *x;          /* the request being handled */
-	bool keep_alive;             /* of the current request */
+	const struct route *route; /* of the request being read */
+	struct http_ctx *x;	   /* the request being handled */
+	bool keep_alive;	   /* of the current request */
 	bool shutting_down;
-	bool gone;                   /* the conn was freed while a reply was pending */
-	bool linger;                 /* close through HC_LINGER */
+	bool gone;   /* the conn was freed while a reply was pending */
+	bool linger; /* close through HC_LINGER */
 	struct event *linger_ev;
 	size_t lingered;
 	/* HC_WRITE */
@@ -98,13 +98,13 @@ struct http_conn {
 /* ---- process-wide state ------------------------------------------------ */
 
 struct static_file {
-	const char *path;   /* "static/app.js" */
+	const char *path; /* "static/app.js" */
 	const char *type;
 	const char *data;
 	size_t len;
-	char *gz;           /* gzip of data, or NULL when it does not help */
+	char *gz; /* gzip of data, or NULL when it does not help */
 	size_t gz_len;
-	char *owned;        /* index.html with the asset prefix filled in */
+	char *owned; /* index.html with the asset prefix filled in */
 };
 
 static struct {
@@ -112,7 +112,7 @@ static struct {
 	struct web_sessions *sessions;
 	struct static_file *files;
 	size_t file_count;
-	char hash[17];            /* of all assets: names their URL prefix */
+	char hash[17]; /* of all assets: names their URL prefix */
 	struct http_conn *streams;
 	char date[40];
 	time_t date_at;
@@ -168,11 +168,15 @@ static const char *type_of(const char *path)
 	static const struct {
 		const char *ext, *type;
 	} types[] = {
-		{".html", "text/html; charset=utf-8"},   {".js", "text/javascript; charset=utf-8"},
-		{".css", "text/css; charset=utf-8"},     {".svg", "image/svg+xml"},
-		{".png", "image/png"},                   {".json", "application/json"},
-		{".webmanifest", "application/manifest+json"}, {".woff2", "font/woff2"},
-		{".txt", "text/plain; charset=utf-8"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "text/javascript; charset=utf-8"},
+	    {".css", "text/css; charset=utf-8"},
+	    {".svg", "image/svg+xml"},
+	    {".png", "image/png"},
+	    {".json", "application/json"},
+	    {".webmanifest", "application/manifest+json"},
+	    {".woff2", "font/woff2"},
+	    {".txt", "text/plain; charset=utf-8"},
 	};
 	const char *dot = strrchr(path, '.');
 	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++)
@@ -253,8 +257,8 @@ static void ctx_free(struct http_ctx *x)
 /* Writes the status line and headers. body_len is the Content-Length. */
 #define NO_LENGTH ((size_t)-1)
 
-static void write_head(struct http_conn *hc, struct http_ctx *x, int status, const char *type, size_t body_len,
-		       bool gzip, const char *extra)
+static void write_head(struct http_conn *hc, struct http_ctx *x, int status, const char *type,
+		       size_t body_len, bool gzip, const char *extra)
 {
 	struct buf h;
 	buf_init(&h, 64 * 1024);
@@ -281,7 +285,8 @@ static void write_head(struct http_conn *hc, struct http_ctx *x, int status, con
 		/* The time the server spent on the request (bench/webmail reads it). */
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double ms = (double)(now.tv_sec - x->started.tv_sec) * 1e3 + (double)(now.tv_nsec - x->started.tv_nsec) / 1e6;
+		double ms = (double)(now.tv_sec - x->started.tv_sec) * 1e3 +
+			    (double)(now.tv_nsec - x->started.tv_nsec) / 1e6;
 		buf_printf(&h, "Server-Timing: app;dur=%.2f\r\n", ms);
 	}
 	if (extra != NULL)
@@ -353,7 +358,8 @@ static void reply_common(struct http_ctx *x, int status, const char *type, char 
 			free(z);
 	}
 	if (status >= 400)
-		log_session(hc->c->id, "http %s %s status=%d", hc->parser.req.method_name, hc->parser.req.path ? hc->parser.req.path : "", status);
+		log_session(hc->c->id, "http %s %s status=%d", hc->parser.req.method_name,
+			    hc->parser.req.path ? hc->parser.req.path : "", status);
 	else
 		log_session_debug(hc->c->id, "http %s %s status=%d bytes=%zu", hc->parser.req.method_name,
 				  hc->parser.req.path ? hc->parser.req.path : "", status, len);
@@ -462,7 +468,8 @@ const char *http_query(struct http_ctx *x, const char *name)
 	return buf_cstr(b);
 }
 
-int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def, uint64_t *out)
+int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def,
+		   uint64_t *out)
 {
 	const char *v = http_query(x, name);
 	if (v == NULL) {
@@ -472,8 +479,8 @@ int http_query_u64(struct http_ctx *x, const char *name, uint64_t min, uint64_t 
 	uint64_t n;
 	if (str_to_u64(v, &n) < 0 || n < min || n > max) {
 		char msg[128];
-		snprintf(msg, sizeof(msg), "%s must be a number from %llu to %llu", name, (unsigned long long)min,
-			 (unsigned long long)max);
+		snprintf(msg, sizeof(msg), "%s must be a number from %llu to %llu", name,
+			 (unsigned long long)min, (unsigned long long)max);
 		http_reply_error(x, 400, msg);
 		return -1;
 	}
@@ -571,7 +578,8 @@ void http_stream_start(struct http_ctx *x, const char *content_type, void (*stop
 	x->replied = true;
 	x->has_cache_control = true;
 	hc->keep_alive = false;
-	write_head(hc, x, 200, content_type, NO_LENGTH, false, "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
+	write_head(hc, x, 200, content_type, NO_LENGTH, false,
+		   "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
 	hc->stream_stop = stop;
 	hc->stream_state = state;
 	hc->stream_session = x->session ? x->session->serial : 0;
@@ -703,31 +711,31 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{HTTP_GET, "/api/session", 0, api_session},
-	{HTTP_POST, "/api/login", R_JSON | R_NOCSRF, api_login},
-	{HTTP_POST, "/api/logout", R_AUTH, api_logout},
-	{HTTP_GET, "/api/mailboxes", R_AUTH, api_mailboxes_list},
-	{HTTP_POST, "/api/mailboxes", R_AUTH | R_JSON, api_mailbox_create},
-	{HTTP_PATCH, "/api/mailboxes/#", R_AUTH | R_JSON, api_mailbox_rename},
-	{HTTP_DELETE, "/api/mailboxes/#", R_AUTH, api_mailbox_delete},
-	{HTTP_POST, "/api/mailboxes/#/empty", R_AUTH, api_mailbox_empty},
-	{HTTP_GET, "/api/mailboxes/#/messages", R_AUTH, api_messages_list},
-	{HTTP_POST, "/api/mailboxes/#/messages/flags", R_AUTH | R_JSON, api_messages_flags},
-	{HTTP_POST, "/api/mailboxes/#/messages/move", R_AUTH | R_JSON, api_messages_move},
-	{HTTP_POST, "/api/mailboxes/#/messages/delete", R_AUTH | R_JSON, api_messages_delete},
-	{HTTP_GET, "/api/mailboxes/#/messages/#", R_AUTH, api_message_get},
-	{HTTP_GET, "/api/mailboxes/#/messages/#/html", R_AUTH, api_message_html},
-	{HTTP_GET, "/api/mailboxes/#/messages/#/raw", R_AUTH, api_message_raw},
-	{HTTP_GET, "/api/mailboxes/#/messages/#/parts/*", R_AUTH, api_message_part},
-	{HTTP_POST, "/api/uploads", R_AUTH | R_UPLOAD, api_upload_create},
-	{HTTP_DELETE, "/api/uploads/#", R_AUTH, api_upload_delete},
-	{HTTP_POST, "/api/send", R_AUTH | R_JSON, api_send},
-	{HTTP_POST, "/api/drafts", R_AUTH | R_JSON, api_draft_save},
-	{HTTP_GET, "/api/settings", R_AUTH, api_settings_get},
-	{HTTP_PUT, "/api/settings", R_AUTH | R_JSON, api_settings_put},
-	{HTTP_POST, "/api/password", R_AUTH | R_JSON, api_password},
-	{HTTP_GET, "/api/contacts", R_AUTH, api_contacts},
-	{HTTP_GET, "/api/events", R_AUTH, api_events},
+    {HTTP_GET, "/api/session", 0, api_session},
+    {HTTP_POST, "/api/login", R_JSON | R_NOCSRF, api_login},
+    {HTTP_POST, "/api/logout", R_AUTH, api_logout},
+    {HTTP_GET, "/api/mailboxes", R_AUTH, api_mailboxes_list},
+    {HTTP_POST, "/api/mailboxes", R_AUTH | R_JSON, api_mailbox_create},
+    {HTTP_PATCH, "/api/mailboxes/#", R_AUTH | R_JSON, api_mailbox_rename},
+    {HTTP_DELETE, "/api/mailboxes/#", R_AUTH, api_mailbox_delete},
+    {HTTP_POST, "/api/mailboxes/#/empty", R_AUTH, api_mailbox_empty},
+    {HTTP_GET, "/api/mailboxes/#/messages", R_AUTH, api_messages_list},
+    {HTTP_POST, "/api/mailboxes/#/messages/flags", R_AUTH | R_JSON, api_messages_flags},
+    {HTTP_POST, "/api/mailboxes/#/messages/move", R_AUTH | R_JSON, api_messages_move},
+    {HTTP_POST, "/api/mailboxes/#/messages/delete", R_AUTH | R_JSON, api_messages_delete},
+    {HTTP_GET, "/api/mailboxes/#/messages/#", R_AUTH, api_message_get},
+    {HTTP_GET, "/api/mailboxes/#/messages/#/html", R_AUTH, api_message_html},
+    {HTTP_GET, "/api/mailboxes/#/messages/#/raw", R_AUTH, api_message_raw},
+    {HTTP_GET, "/api/mailboxes/#/messages/#/parts/*", R_AUTH, api_message_part},
+    {HTTP_POST, "/api/uploads", R_AUTH | R_UPLOAD, api_upload_create},
+    {HTTP_DELETE, "/api/uploads/#", R_AUTH, api_upload_delete},
+    {HTTP_POST, "/api/send", R_AUTH | R_JSON, api_send},
+    {HTTP_POST, "/api/drafts", R_AUTH | R_JSON, api_draft_save},
+    {HTTP_GET, "/api/settings", R_AUTH, api_settings_get},
+    {HTTP_PUT, "/api/settings", R_AUTH | R_JSON, api_settings_put},
+    {HTTP_POST, "/api/password", R_AUTH | R_JSON, api_password},
+    {HTTP_GET, "/api/contacts", R_AUTH, api_contacts},
+    {HTTP_GET, "/api/events", R_AUTH, api_events},
 };
 
 /* Matches path against pattern; fills captures when x is not NULL.
@@ -855,14 +863,16 @@ static void redirect_https(struct http_ctx *x)
 	if (host != NULL)
 		hl = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":");
 	bool host_ok = host != NULL && hl > 0 && hl < 256 &&
-		       strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") == strlen(host);
+		       strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:") ==
+			   strlen(host);
 	hc->keep_alive = false;
 	if (port == NULL || !host_ok) {
 		http_reply_error(x, 403, "the webmail is only served over HTTPS");
 		return;
 	}
 	char loc[600];
-	snprintf(loc, sizeof(loc), "Location: https://%.*s%s/\r\n", (int)hl, host, strcmp(port, ":443") != 0 ? port : "");
+	snprintf(loc, sizeof(loc), "Location: https://%.*s%s/\r\n", (int)hl, host,
+		 strcmp(port, ":443") != 0 ? port : "");
 	reply_common(x, 301, "text/plain; charset=utf-8", xstrdup("Use HTTPS.\n"), 11, loc);
 }
 
@@ -923,7 +933,8 @@ static void dispatch(struct http_conn *hc)
 			return;
 		}
 		if (!(rt->flags & R_NOCSRF) &&
-		    (x->session == NULL || !web_session_csrf_ok(x->session, http_header_get(r, "x-csrf-token")))) {
+		    (x->session == NULL ||
+		     !web_session_csrf_ok(x->session, http_header_get(r, "x-csrf-token")))) {
 			http_reply_error(x, 403, "missing or wrong CSRF token");
 			return;
 		}
@@ -934,9 +945,11 @@ static void dispatch(struct http_conn *hc)
 			return;
 		}
 		json_error_t err;
-		x->body = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &err);
+		x->body =
+		    json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &err);
 		if (x->body == NULL || !json_is_object(x->body)) {
-			http_reply_error(x, 400, x->body ? "the body must be a JSON object" : "malformed JSON");
+			http_reply_error(x, 400,
+					 x->body ? "the body must be a JSON object" : "malformed JSON");
 			return;
 		}
 	}
@@ -948,7 +961,9 @@ static void dispatch(struct http_conn *hc)
 	}
 }
 
-/* The headers are in: choose the body limit from the route. */
+/* The headers are in: choose the body limit from the route. Big bodies
+ * are for logged-in users only: without a session the limit is small,
+ * so nobody unknown can make us buffer megabytes. */
 static bool on_headers(struct http_conn *hc)
 {
 	const struct http_request *r = &hc->parser.req;
@@ -959,6 +974,9 @@ static bool on_headers(struct http_conn *hc)
 		limit = hc->srv->cfg->max_message_size;
 	else if (hc->route == NULL || !(hc->route->flags & (R_JSON | R_UPLOAD)))
 		limit = 64 * 1024; /* nothing else takes a body */
+	if (limit > 64 * 1024 &&
+	    (hc->route == NULL || !(hc->route->flags & R_AUTH) || find_session(hc) == NULL))
+		limit = 64 * 1024;
 	hc->parser.limits.max_body = limit;
 	if (r->content_length > limit)
 		return false;
@@ -973,9 +991,18 @@ static void linger_done(evutil_socket_t fd, short what, void *arg)
 	conn_close(hc->c);
 }
 
+/* The parser's own body limit is the largest any route takes; on_headers
+ * lowers it for each request once its route is known. */
+static uint64_t body_limit_max(const struct http_conn *hc)
+{
+	uint64_t m = hc->srv->cfg->max_message_size;
+	return m > JSON_MAX_BODY ? m : JSON_MAX_BODY;
+}
+
 static void conn_end_request(struct http_conn *hc)
 {
 	http_parser_reset(&hc->parser);
+	hc->parser.limits.max_body = body_limit_max(hc);
 	hc->route = NULL;
 	for (size_t i = 0; i < sizeof(hc->query_tmp) / sizeof(hc->query_tmp[0]); i++)
 		buf_free(&hc->query_tmp[i]);
@@ -1065,6 +1092,7 @@ static void *http_open(struct conn *c)
 	hc->state = HC_READ;
 	struct http_limits lim;
 	http_limits_default(&lim);
+	lim.max_body = body_limit_max(hc);
 	http_parser_init(&hc->parser, &lim);
 	buf_init(&hc->extra, 16 * 1024);
 	for (size_t i = 0; i < sizeof(hc->query_tmp) / sizeof(hc->query_tmp[0]); i++)
@@ -1124,12 +1152,13 @@ static void http_free(struct conn *c, void *session)
 }
 
 const struct conn_handler http_handler = {
-	.name = "http",
-	.open = http_open,
-	.read = http_read,
-	.drained = http_drained,
-	.timeout = http_timeout,
-	.shutdown = http_shutdown,
-	.free = http_free,
-	.busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 5\r\n\r\n",
+    .name = "http",
+    .open = http_open,
+    .read = http_read,
+    .drained = http_drained,
+    .timeout = http_timeout,
+    .shutdown = http_shutdown,
+    .free = http_free,
+    .busy_reply = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: "
+		  "close\r\nRetry-After: 5\r\n\r\n",
 };

@@ -51,7 +51,8 @@ static size_t bucket_of(const char *id)
 	return ((unsigned char)id[0] * 64u + (unsigned char)id[1] * 8u + (unsigned char)id[2]) % BUCKETS;
 }
 
-struct web_sessions *web_sessions_new(uint64_t idle, uint64_t lifetime, size_t max_sessions, size_t max_per_user)
+struct web_sessions *web_sessions_new(uint64_t idle, uint64_t lifetime, size_t max_sessions,
+				      size_t max_per_user)
 {
 	struct web_sessions *ws = xmalloc(sizeof(*ws));
 	ws->idle = idle;
@@ -156,7 +157,8 @@ static void make_room(struct web_sessions *ws, int64_t user_id, time_t now)
 	}
 }
 
-struct web_session *web_session_create(struct web_sessions *ws, int64_t user_id, const char *address, time_t now)
+struct web_session *web_session_create(struct web_sessions *ws, int64_t user_id, const char *address,
+				       time_t now)
 {
 	make_room(ws, user_id, now);
 	struct web_session *s = xmalloc(sizeof(*s));
@@ -174,7 +176,8 @@ struct web_session *web_session_create(struct web_sessions *ws, int64_t user_id,
 	return s;
 }
 
-struct web_session *web_session_find(struct web_sessions *ws, const char *id, size_t len, time_t now, bool touch)
+struct web_session *web_session_find(struct web_sessions *ws, const char *id, size_t len, time_t now,
+				     bool touch)
 {
 	if (len != WEB_SESSION_ID_LEN)
 		return NULL;
@@ -233,15 +236,16 @@ bool web_session_csrf_ok(const struct web_session *s, const char *token)
 	return CRYPTO_memcmp(s->csrf, token, WEB_SESSION_ID_LEN) == 0;
 }
 
-struct web_upload *web_upload_add(struct web_session *s, const char *name, const char *type, char *data, size_t len,
-				  size_t max_total, const char **error_r)
+struct web_upload *web_upload_add(struct web_session *s, const char *name, const char *type, char *data,
+				  size_t len, size_t max_total, const char **error_r)
 {
 	size_t n = 0;
 	for (struct web_upload *u = s->uploads; u != NULL; u = u->next)
 		n++;
 	if (n >= MAX_UPLOADS || len > max_total || s->upload_bytes > max_total - len) {
 		free(data);
-		*error_r = n >= MAX_UPLOADS ? "too many attachments" : "the attachments are too large together";
+		*error_r =
+		    n >= MAX_UPLOADS ? "too many attachments" : "the attachments are too large together";
 		return NULL;
 	}
 	struct web_upload *u = xmalloc(sizeof(*u));

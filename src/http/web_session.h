@@ -37,11 +37,11 @@ struct web_upload {
 struct web_session {
 	char id[WEB_SESSION_ID_LEN + 1];
 	char csrf[WEB_SESSION_ID_LEN + 1];
-	uint64_t serial;          /* unique in this process, never reused */
+	uint64_t serial; /* unique in this process, never reused */
 	int64_t user_id;
-	char *address;            /* canonical address of the user */
+	char *address; /* canonical address of the user */
 	time_t created, last_seen;
-	bool tls;                 /* created over TLS: valid over TLS only */
+	bool tls; /* created over TLS: valid over TLS only */
 	struct web_upload *uploads;
 	size_t upload_bytes;
 	uint32_t next_upload;
@@ -53,14 +53,17 @@ struct web_sessions;
 
 /* idle and lifetime in seconds; max_sessions caps the table (the oldest
  * session is dropped to make room), max_per_user the sessions of one user. */
-struct web_sessions *web_sessions_new(uint64_t idle, uint64_t lifetime, size_t max_sessions, size_t max_per_user);
+struct web_sessions *web_sessions_new(uint64_t idle, uint64_t lifetime, size_t max_sessions,
+				      size_t max_per_user);
 void web_sessions_free(struct web_sessions **ws);
 
 /* A new session for the user (address is copied). Never NULL. */
-struct web_session *web_session_create(struct web_sessions *ws, int64_t user_id, const char *address, time_t now);
+struct web_session *web_session_create(struct web_sessions *ws, int64_t user_id, const char *address,
+				       time_t now);
 /* The live session named (id, len), or NULL (unknown, or expired: then it
  * is destroyed). touch: counts as activity (resets the idle clock). */
-struct web_session *web_session_find(struct web_sessions *ws, const char *id, size_t len, time_t now, bool touch);
+struct web_session *web_session_find(struct web_sessions *ws, const char *id, size_t len, time_t now,
+				     bool touch);
 /* The session with this serial if it is still live (for streams that
  * outlive a request), without touching it; NULL otherwise. */
 struct web_session *web_session_by_serial(struct web_sessions *ws, uint64_t serial, time_t now);

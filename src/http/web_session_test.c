@@ -13,7 +13,8 @@ TEST(tokens)
 	web_random_token(b);
 	CHECK_INT(strlen(a), WEB_SESSION_ID_LEN);
 	CHECK(strcmp(a, b) != 0);
-	CHECK_INT(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), WEB_SESSION_ID_LEN);
+	CHECK_INT(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+		  WEB_SESSION_ID_LEN);
 }
 
 TEST(lifecycle)
@@ -96,7 +97,8 @@ TEST(uploads)
 	struct web_upload *u1 = web_upload_add(s, "a.txt", "text/plain", strdup("hello"), 5, 10, &err);
 	CHECK(u1 != NULL);
 	CHECK(web_upload_add(s, "b.bin", "application/octet-stream", strdup("123456"), 6, 10, &err) == NULL);
-	struct web_upload *u2 = web_upload_add(s, "c.bin", "application/octet-stream", strdup("12345"), 5, 10, &err);
+	struct web_upload *u2 =
+	    web_upload_add(s, "c.bin", "application/octet-stream", strdup("12345"), 5, 10, &err);
 	CHECK(u2 != NULL && u2->id != u1->id);
 	CHECK_INT(s->upload_bytes, 10);
 	CHECK(web_upload_find(s, u1->id) == u1);

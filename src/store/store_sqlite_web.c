@@ -11,7 +11,8 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-int sq_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r, const char **error_r)
+int sq_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r,
+			const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	*value_r = NULL;
@@ -37,7 +38,8 @@ int sq_user_setting_set(struct store *st, int64_t user_id, const char *key, cons
 	struct sq_store *s = sq(st);
 	int r;
 	if (value == NULL)
-		r = sdb_do(&s->db, "DELETE FROM user_settings WHERE user_id = ? AND key = ?", "is", user_id, key);
+		r = sdb_do(&s->db, "DELETE FROM user_settings WHERE user_id = ? AND key = ?", "is", user_id,
+			   key);
 	else
 		r = sdb_do(&s->db,
 			   "INSERT INTO user_settings(user_id, key, value) VALUES(?, ?, ?)"
@@ -46,14 +48,16 @@ int sq_user_setting_set(struct store *st, int64_t user_id, const char *key, cons
 	return r < 0 ? sq_fail(s, error_r, "saving a setting") : 0;
 }
 
-int sq_contact_note(struct store *st, int64_t user_id, const char *address, const char *name, const char **error_r)
+int sq_contact_note(struct store *st, int64_t user_id, const char *address, const char *name,
+		    const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	int r = sdb_do(&s->db,
-		       "INSERT INTO contacts(user_id, address, name, uses, last_used) VALUES(?, ?, ?, 1, ?)"
-		       " ON CONFLICT(user_id, address) DO UPDATE SET uses = uses + 1, last_used = excluded.last_used,"
-		       " name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END",
-		       "issi", user_id, address, name ? name : "", (int64_t)time(NULL));
+	int r = sdb_do(
+	    &s->db,
+	    "INSERT INTO contacts(user_id, address, name, uses, last_used) VALUES(?, ?, ?, 1, ?)"
+	    " ON CONFLICT(user_id, address) DO UPDATE SET uses = uses + 1, last_used = excluded.last_used,"
+	    " name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE name END",
+	    "issi", user_id, address, name ? name : "", (int64_t)time(NULL));
 	return r < 0 ? sq_fail(s, error_r, "saving a contact") : 0;
 }
 
@@ -80,11 +84,12 @@ int sq_contact_search(struct store *st, int64_t user_id, const char *prefix, siz
 	buf_init(&word, 1024);
 	like_prefix(&start, "", prefix);
 	like_prefix(&word, "% ", prefix);
-	sqlite3_stmt *q = sdb_q(&s->db,
-				"SELECT address, name, uses, last_used FROM contacts WHERE user_id = ?"
-				" AND (address LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\' OR name LIKE ?3 ESCAPE '\\')"
-				" ORDER BY uses DESC, last_used DESC, address LIMIT ?4",
-				"issi", user_id, buf_cstr(&start), buf_cstr(&word), (int64_t)limit);
+	sqlite3_stmt *q =
+	    sdb_q(&s->db,
+		  "SELECT address, name, uses, last_used FROM contacts WHERE user_id = ?"
+		  " AND (address LIKE ?2 ESCAPE '\\' OR name LIKE ?2 ESCAPE '\\' OR name LIKE ?3 ESCAPE '\\')"
+		  " ORDER BY uses DESC, last_used DESC, address LIMIT ?4",
+		  "issi", user_id, buf_cstr(&start), buf_cstr(&word), (int64_t)limit);
 	int r = q ? 1 : -1;
 	size_t cap = 0;
 	while (q != NULL && (r = sdb_step(&s->db, q)) == 1) {

@@ -92,15 +92,15 @@ TEST(contacts)
 		const char *prefix;
 		const char *want; /* addresses, space-separated, in order */
 	} cases[] = {
-		{"car", "carol@example.org"},
-		{"CAR", "carol@example.org"},
-		{"jon", "carol@example.org"},
-		{"d", "dave@example.net"},
-		{"", "carol@example.org dave@example.net percent_x@example.net"},
-		{"percent_", "percent_x@example.net"},
-		{"percent%", ""},
-		{"_", ""},
-		{"zzz", ""},
+	    {"car", "carol@example.org"},
+	    {"CAR", "carol@example.org"},
+	    {"jon", "carol@example.org"},
+	    {"d", "dave@example.net"},
+	    {"", "carol@example.org dave@example.net percent_x@example.net"},
+	    {"percent_", "percent_x@example.net"},
+	    {"percent%", ""},
+	    {"_", ""},
+	    {"zzz", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct store_contact *c;

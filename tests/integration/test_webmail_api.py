@@ -777,10 +777,13 @@ def raw_exchange(srv, data, read_all=True):
     (b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
     (b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", 413),
     (b"POST /api/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n", 413),
+    (b"POST /api/uploads HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", 413),
+    (b"POST /api/send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", 413),
     (b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),
 ], ids=["no-version", "http2", "no-host", "absolute-form", "long-line", "huge-headers", "chunked",
-        "two-lengths", "huge-length", "huge-upload", "bad-header", "folding"])
+        "two-lengths", "huge-length", "huge-upload", "upload-without-session", "big-json-without-session",
+        "bad-header", "folding"])
 def test_malformed_requests(srv, request_bytes, status):
     out = raw_exchange(srv, request_bytes)
     assert out.startswith(f"HTTP/1.1 {status} ".encode()), out[:200]
