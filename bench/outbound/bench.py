@@ -86,7 +86,7 @@ def bench_posthorn(root, sink_port, args):
     open(conf, "w").write("\n".join(lines) + "\n")
     # Every recipient smtp-source makes (to@, 1to@, 2to@...) is an alias
     # forwarding to the sink's domain: remote, so queued and relayed.
-    names = ["to"] if args.rcpts == 1 else [f"{i}to" for i in range(1, args.rcpts + 1)]
+    names = ["to"] + [f"{i}to" for i in range(1, args.rcpts + 1)]
     for name in names:
         run([BIN, "alias", "add", f"{name}@bench.test", f"{name}@sink.test", "-c", conf])
     log = open(os.path.join(d, "log"), "w")
