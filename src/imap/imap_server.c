@@ -124,6 +124,9 @@ static void command_end(struct imap_session *s)
 }
 
 static void tagged_line(struct imap_session *s, const char *tag, const char *status, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void tagged_line(struct imap_session *s, const char *tag, const char *status, const char *fmt, va_list ap)
 {
 	char text[1024];
 	int n = vsnprintf(text, sizeof(text), fmt, ap);
