@@ -451,3 +451,13 @@ def test_8bit_converted_for_a_server_without_8bitmime(world):
     assert b"Content-Transfer-Encoding: quoted-printable" in got
     assert b"Gr=C3=BC=C3=9Fe aus K=C3=B6ln" in got
     assert "converted to 7 bit" in a.log()
+
+
+def test_required_tls_never_falls_back_to_clear(world):
+    a = world.server_a(extra="outbound_tls_required c.test\n").start()
+    _, dump = world.sink("c")  # smtp-sink offers no STARTTLS
+    submit(a, ["carol@c.test"], subject="Secret")
+    wait_for("an attempt", lambda: (attempts_of(a, "carol@c.test") or 0) >= 1)
+    shown = a.run(["queue", "show", queue_list(a).split()[0]]).stdout
+    assert "TLS is required" in shown, shown
+    assert glob.glob(dump + "/*") == [], "nothing was sent in clear"
