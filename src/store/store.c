@@ -1013,6 +1013,14 @@ int store_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, 
 	return st->ops->mailbox_uids(st, mailbox_id, uids_r, count_r, error_r);
 }
 
+int store_mailbox_uids_by_flag(struct store *st, int64_t mailbox_id, uint32_t flags, bool set, size_t limit,
+			       uint32_t **uids_r, size_t *count_r, const char **error_r)
+{
+	*uids_r = NULL;
+	*count_r = 0;
+	return st->ops->mailbox_uids_by_flag(st, mailbox_id, flags, set, limit, uids_r, count_r, error_r);
+}
+
 struct store_msg_iter *store_msg_iter_new(struct store *st, int64_t mailbox_id, uint32_t uid_min,
 					  uint32_t uid_max, unsigned fields)
 {

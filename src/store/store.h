@@ -288,6 +288,13 @@ void store_msg_clear(struct store_msg *m);
 int store_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, size_t *count_r,
 		       const char **error_r);
 
+/* UIDs (ascending) of the messages of a mailbox whose flags have every bit
+ * of `flags` set (set = true) or none of them set (set = false), at most
+ * limit of them (0 = all): IMAP's first unseen message, EXPUNGE's
+ * \Deleted messages, flag-only searches. Free with free(). */
+int store_mailbox_uids_by_flag(struct store *st, int64_t mailbox_id, uint32_t flags, bool set, size_t limit,
+			       uint32_t **uids_r, size_t *count_r, const char **error_r);
+
 /* Iterates the messages with uid_min <= uid <= uid_max, ascending by UID.
  * An iterator reads from a snapshot of its own, taken at its first next:
  * the store may be used meanwhile, writes included (they do not show in

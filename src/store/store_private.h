@@ -104,6 +104,8 @@ struct store_ops {
 				   const char **error_r);
 	int (*mailbox_uids)(struct store *st, int64_t mailbox_id, uint32_t **uids_r, size_t *count_r,
 			    const char **error_r);
+	int (*mailbox_uids_by_flag)(struct store *st, int64_t mailbox_id, uint32_t flags, bool set, size_t limit,
+				    uint32_t **uids_r, size_t *count_r, const char **error_r);
 
 	struct store_msg_iter *(*msg_iter_new)(struct store *st, int64_t mailbox_id, uint32_t uid_min,
 					       uint32_t uid_max, unsigned fields);

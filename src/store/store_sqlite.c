@@ -681,6 +681,7 @@ const struct store_ops store_sqlite_ops = {
     .mailbox_subscribe = sq_mailbox_subscribe,
     .mailbox_subscriptions = sq_mailbox_subscriptions,
     .mailbox_take_recent = sq_mailbox_take_recent,
+    .mailbox_uids_by_flag = sq_mailbox_uids_by_flag,
     .mailbox_uids = sq_mailbox_uids,
     .msg_iter_new = sq_msg_iter_new,
     .msg_iter_next = sq_msg_iter_next,

@@ -7,7 +7,8 @@
  * aliases), store_sqlite_mailbox.c, store_sqlite_msgs.c (reading, flags,
  * expunge, copy, changes), store_sqlite_fts.c (the full-text index and
  * search), store_sqlite_deliver.c (delivery, the writer thread and group
- * commit), store_sqlite_queue.c, store_sqlite_check.c (integrity check).
+ * commit), store_sqlite_queue.c, store_sqlite_check.c (integrity check),
+ * store_sqlite_imap.c (queries for the IMAP engine).
  *
  * Connections: `db` belongs to the thread that owns the struct store (the
  * event loop, or the CLI), and so do those of message iterators (one per
@@ -225,6 +226,10 @@ int sq_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limi
 int sq_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const char **error_r);
 int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r);
 int sq_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r);
+
+/* store_sqlite_imap.c */
+int sq_mailbox_uids_by_flag(struct store *st, int64_t mailbox_id, uint32_t flags, bool set, size_t limit,
+			    uint32_t **uids_r, size_t *count_r, const char **error_r);
 
 /* store_sqlite_web.c */
 int sq_user_setting_get(struct store *st, int64_t user_id, const char *key, char **value_r,

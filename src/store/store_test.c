@@ -988,6 +988,47 @@ TEST(flags)
 	store_close(&st);
 }
 
+/* store_mailbox_uids_by_flag: set and unset bits, limits. */
+TEST(uids_by_flag)
+{
+	struct store *st = fixture(NULL);
+	const char *err;
+	int64_t alice = user_id(st, "alice@example.test");
+	int64_t inbox = fill_inbox(st, alice, 10);
+	static const uint32_t seen[] = {1, 2, 3, 5}, del[] = {2, 9};
+	CHECK_INT(store_msg_set_flags(st, inbox, seen, 4, STORE_FLAGS_ADD, STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &err), 4);
+	CHECK_INT(store_msg_set_flags(st, inbox, del, 2, STORE_FLAGS_ADD, STORE_FLAG_DELETED | STORE_FLAG_SEEN, NULL, 0,
+				      NULL, NULL, &err),
+		  2);
+	static const struct {
+		uint32_t flags;
+		bool set;
+		size_t limit;
+		const char *want;
+	} cases[] = {
+	    {STORE_FLAG_SEEN, false, 1, "4"},
+	    {STORE_FLAG_SEEN, false, 0, "4 6 7 8 10"},
+	    {STORE_FLAG_SEEN, true, 0, "1 2 3 5 9"},
+	    {STORE_FLAG_DELETED, true, 0, "2 9"},
+	    {STORE_FLAG_DELETED | STORE_FLAG_SEEN, true, 0, "2 9"},
+	    {STORE_FLAG_DELETED | STORE_FLAG_SEEN, false, 2, "4 6"},
+	    {STORE_FLAG_FLAGGED, true, 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t *v;
+		size_t n;
+		CHECK_INT(store_mailbox_uids_by_flag(st, inbox, cases[i].flags, cases[i].set, cases[i].limit, &v, &n, &err),
+			  0);
+		char got[256] = "";
+		size_t len = 0;
+		for (size_t k = 0; k < n && len < sizeof(got) - 12; k++)
+			len += (size_t)snprintf(got + len, sizeof(got) - len, k ? " %u" : "%u", v[k]);
+		CHECK_STR(got, cases[i].want);
+		free(v);
+	}
+	store_close(&st);
+}
+
 TEST(expunge_changes)
 {
 	struct store *st = fixture(NULL);
@@ -1749,6 +1790,7 @@ int main(void)
 	RUN(deliver_async);
 	RUN(watches);
 	RUN(flags);
+	RUN(uids_by_flag);
 	RUN(expunge_changes);
 	RUN(copy_move);
 	RUN(quota);
