@@ -120,18 +120,14 @@ static void qresync_report(struct imap_session *s, const struct qresync_param *q
 /* The sequence number of the first message without \Seen, or 0. */
 static uint32_t first_unseen(struct imap_session *s, const struct imap_selected *sel)
 {
-	struct store_msg_iter *it = store_msg_iter_new(s->srv->store, sel->id, 1, UINT32_MAX, STORE_FIELD_BASIC);
-	struct store_msg m;
-	uint32_t uid = 0;
-	while (store_msg_iter_next(it, &m) == 1) {
-		if (!(m.flags & STORE_FLAG_SEEN)) {
-			uid = m.uid;
-			break;
-		}
-	}
+	uint32_t *v = NULL;
+	size_t n = 0;
 	const char *error;
-	store_msg_iter_free(&it, &error);
-	return uid ? imap_seq_of(sel, uid) : 0;
+	if (store_mailbox_uids_by_flag(s->srv->store, sel->id, STORE_FLAG_SEEN, false, 1, &v, &n, &error) < 0)
+		return 0;
+	uint32_t seq = n > 0 ? imap_seq_of(sel, v[0]) : 0;
+	free(v);
+	return seq;
 }
 
 static void select_common(struct imap_session *s, struct imap_cmd *cmd, bool readonly)
@@ -227,28 +223,19 @@ void cmd_examine(struct imap_session *s, struct imap_cmd *cmd)
 static int deleted_uids(struct imap_session *s, const uint32_t *only, size_t only_count, uint32_t **uids_r,
 			size_t *count_r, const char **error_r)
 {
-	struct store_msg_iter *it = store_msg_iter_new(s->srv->store, s->sel->id, 1, UINT32_MAX, STORE_FIELD_BASIC);
-	struct store_msg m;
-	uint32_t *v = NULL;
-	size_t n = 0, cap = 0, k = 0;
-	while (store_msg_iter_next(it, &m) == 1) {
-		if (!(m.flags & STORE_FLAG_DELETED))
-			continue;
-		if (only != NULL) {
-			while (k < only_count && only[k] < m.uid)
-				k++;
-			if (k == only_count || only[k] != m.uid)
-				continue;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[n++] = m.uid;
-	}
-	if (store_msg_iter_free(&it, error_r) < 0) {
-		free(v);
+	uint32_t *v;
+	size_t n;
+	if (store_mailbox_uids_by_flag(s->srv->store, s->sel->id, STORE_FLAG_DELETED, true, 0, &v, &n, error_r) < 0)
 		return -1;
+	if (only != NULL) {
+		size_t j = 0, k = 0;
+		for (size_t i = 0; i < n; i++) {
+			while (k < only_count && only[k] < v[i])
+				k++;
+			if (k < only_count && only[k] == v[i])
+				v[j++] = v[i];
+		}
+		n = j;
 	}
 	*uids_r = v;
 	*count_r = n;

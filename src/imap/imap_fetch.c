@@ -389,6 +389,18 @@ static int parse_modifiers(struct imap_session *s, struct fetch_ctx *f, const st
 
 /* ---- one message ------------------------------------------------------------ */
 
+/* Decimal without printf: FETCH 1:* (FLAGS) writes a few per message. */
+static void put_u64(struct buf *out, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	buf_append(out, tmp + i, sizeof(tmp) - i);
+}
+
 static void write_literal(struct buf *out, const char *data, size_t len, bool binary)
 {
 	bool nul = binary && memchr(data, '\0', len) != NULL;
@@ -476,17 +488,26 @@ static void fetch_one(struct imap_session *s, struct fetch_ctx *f, const struct 
 		if (f->need_mime)
 			msg = mime_parse(data, len);
 	}
-	buf_printf(out, "* %u FETCH (", seq);
+	buf_puts(out, "* ");
+	put_u64(out, seq);
+	buf_puts(out, " FETCH (");
 	size_t start = out->len;
 #define SP() (out->len > start ? " " : "")
-	if (f->want_uid)
-		buf_printf(out, "UID %u", m->uid);
+	if (f->want_uid) {
+		buf_puts(out, "UID ");
+		put_u64(out, m->uid);
+	}
 	if (f->want_flags || seen_now) {
-		buf_printf(out, "%sFLAGS ", SP());
+		buf_puts(out, SP());
+		buf_puts(out, "FLAGS ");
 		imap_write_flags(s, out, m->uid, m->flags, m->keywords);
 	}
-	if (f->want_modseq)
-		buf_printf(out, "%sMODSEQ (%llu)", SP(), (unsigned long long)m->modseq);
+	if (f->want_modseq) {
+		buf_puts(out, SP());
+		buf_puts(out, "MODSEQ (");
+		put_u64(out, m->modseq);
+		buf_putc(out, ')');
+	}
 	struct buf tmp;
 	buf_init(&tmp, BUF_MAX_DEFAULT);
 	for (size_t i = 0; i < f->nitems; i++) {
@@ -502,16 +523,24 @@ static void fetch_one(struct imap_session *s, struct fetch_ctx *f, const struct 
 			buf_putc(out, '"');
 			break;
 		case F_RFC822_SIZE:
-			buf_printf(out, "%sRFC822.SIZE %llu", SP(), (unsigned long long)m->size);
+			buf_puts(out, SP());
+			buf_puts(out, "RFC822.SIZE ");
+			put_u64(out, m->size);
 			break;
 		case F_ENVELOPE:
-			buf_printf(out, "%sENVELOPE %s", SP(), m->envelope ? m->envelope : "NIL");
+			buf_puts(out, SP());
+			buf_puts(out, "ENVELOPE ");
+			buf_puts(out, m->envelope ? m->envelope : "NIL");
 			break;
 		case F_BODY:
-			buf_printf(out, "%sBODY %s", SP(), m->body ? m->body : "NIL");
+			buf_puts(out, SP());
+			buf_puts(out, "BODY ");
+			buf_puts(out, m->body ? m->body : "NIL");
 			break;
 		case F_BODYSTRUCTURE:
-			buf_printf(out, "%sBODYSTRUCTURE %s", SP(), m->bodystructure ? m->bodystructure : "NIL");
+			buf_puts(out, SP());
+			buf_puts(out, "BODYSTRUCTURE ");
+			buf_puts(out, m->bodystructure ? m->bodystructure : "NIL");
 			break;
 		case F_RFC822:
 			buf_printf(out, "%sRFC822 ", SP());

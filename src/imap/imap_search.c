@@ -798,6 +798,24 @@ int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_s
 	size_t cap = 0;
 	if (sel->count == 0)
 		return 0;
+	/* A lone flag key (SEEN, UNSEEN, DELETED...): one indexed query. */
+	const struct skey *only = q->root.nkids == 1 ? &q->root.kids[0] : NULL;
+	bool negate = only != NULL && only->type == SK_NOT && only->kids[0].type == SK_FLAG;
+	if (only != NULL && (only->type == SK_FLAG || negate)) {
+		uint32_t flag = negate ? only->kids[0].flag : only->flag;
+		uint32_t *v;
+		size_t n;
+		if (store_mailbox_uids_by_flag(s->srv->store, sel->id, flag, !negate, 0, &v, &n, error_r) < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			if (imap_seq_of(sel, v[i]) == 0)
+				continue;
+			struct store_msg fake = {.uid = v[i]};
+			result_add(res, &cap, &fake);
+		}
+		free(v);
+		return 0;
+	}
 	unsigned fields = needs_summary(&q->root) ? STORE_FIELD_SUMMARY : STORE_FIELD_BASIC;
 	const struct skey *fk = sel->count > IMAP_SEARCH_SCAN_MAX ? fts_key(&q->root) : NULL;
 	if (fk != NULL) {
