@@ -104,6 +104,7 @@ static void qresync_report(struct imap_session *s, const struct qresync_param *q
 		uint32_t seq = imap_seq_of(sel, m->uid);
 		if (seq == 0)
 			continue;
+		imap_check_keywords(s, m->keywords, &b);
 		buf_printf(&b, "* %u FETCH (UID %u FLAGS ", seq, m->uid);
 		imap_write_flags(s, &b, m->uid, m->flags, m->keywords);
 		buf_printf(&b, " MODSEQ (%llu))\r\n", (unsigned long long)m->modseq);

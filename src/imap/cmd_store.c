@@ -146,6 +146,7 @@ void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 			imap_own_change(s->sel, m.uid, m.modseq);
 			if (silent && !s->condstore)
 				continue;
+			imap_check_keywords(s, m.keywords, &out);
 			buf_printf(&out, "* %u FETCH (", seq);
 			size_t start = out.len;
 			if (cmd->uid || s->qresync)

@@ -488,6 +488,8 @@ static void fetch_one(struct imap_session *s, struct fetch_ctx *f, const struct 
 		if (f->need_mime)
 			msg = mime_parse(data, len);
 	}
+	if (f->want_flags || seen_now)
+		imap_check_keywords(s, m->keywords, out);
 	buf_puts(out, "* ");
 	put_u64(out, seq);
 	buf_puts(out, " FETCH (");

@@ -199,6 +199,10 @@ void imap_write_flags(struct imap_session *s, struct buf *out, uint32_t uid, uin
 		      const char *keywords);
 /* Sends "* FLAGS" and "* OK [PERMANENTFLAGS" for the mailbox keywords. */
 void imap_send_flags(struct imap_session *s, const char *keywords);
+/* Before a response that shows keywords (space-separated, or NULL): when
+ * one of them was not announced in FLAGS yet, appends the new FLAGS and
+ * PERMANENTFLAGS lines to out (clients must know a keyword first). */
+void imap_check_keywords(struct imap_session *s, const char *keywords, struct buf *out);
 /* Flags from a list argument ("(\Seen kw)") or a single atom. Returns 0,
  * or -1 (bad flag). imap_parse_flag_args does the same for count
  * arguments in a row (STORE's flags without parentheses). */

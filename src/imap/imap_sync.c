@@ -188,28 +188,54 @@ void imap_write_flags(struct imap_session *s, struct buf *out, uint32_t uid, uin
 	buf_putc(out, ')');
 }
 
+static void flags_lines(struct imap_session *s, const char *keywords, struct buf *b)
+{
+	buf_puts(b, "* FLAGS (");
+	for (size_t i = 0; i < N_FLAGS; i++)
+		buf_printf(b, "%s%s", i ? " " : "", flag_names[i].name);
+	if (keywords != NULL && keywords[0] != '\0') {
+		buf_putc(b, ' ');
+		buf_puts(b, keywords);
+	}
+	buf_puts(b, ")\r\n");
+	if (s->sel != NULL && s->sel->readonly)
+		buf_puts(b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
+	else {
+		buf_puts(b, "* OK [PERMANENTFLAGS (");
+		for (size_t i = 0; i < N_FLAGS; i++)
+			buf_printf(b, "%s ", flag_names[i].name);
+		if (keywords != NULL && keywords[0] != '\0') {
+			buf_puts(b, keywords);
+			buf_putc(b, ' ');
+		}
+		buf_puts(b, "\\*)] Flags permitted.\r\n");
+	}
+}
+
 void imap_send_flags(struct imap_session *s, const char *keywords)
 {
 	struct buf b;
-	buf_init(&b, 64 * 1024 + (keywords ? strlen(keywords) * 2 : 0));
-	buf_puts(&b, "* FLAGS (");
-	for (size_t i = 0; i < N_FLAGS; i++)
-		buf_printf(&b, "%s%s", i ? " " : "", flag_names[i].name);
-	if (keywords != NULL && keywords[0] != '\0')
-		buf_printf(&b, " %s", keywords);
-	buf_puts(&b, ")\r\n");
-	if (s->sel != NULL && s->sel->readonly)
-		buf_puts(&b, "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n");
-	else {
-		buf_puts(&b, "* OK [PERMANENTFLAGS (");
-		for (size_t i = 0; i < N_FLAGS; i++)
-			buf_printf(&b, "%s ", flag_names[i].name);
-		if (keywords != NULL && keywords[0] != '\0')
-			buf_printf(&b, "%s ", keywords);
-		buf_puts(&b, "\\*)] Flags permitted.\r\n");
-	}
+	buf_init(&b, BUF_MAX_DEFAULT);
+	flags_lines(s, keywords, &b);
 	imap_write_buf(s, &b);
 	buf_free(&b);
+}
+
+static bool keywords_known(const char *known, const char *kws);
+
+void imap_check_keywords(struct imap_session *s, const char *keywords, struct buf *out)
+{
+	struct imap_selected *sel = s->sel;
+	if (sel == NULL || keywords_known(sel->keywords, keywords))
+		return;
+	struct store_mailbox mb = {0};
+	const char *error;
+	if (store_mailbox_get_by_id(s->srv->store, sel->id, &mb, &error) == 1) {
+		free(sel->keywords);
+		sel->keywords = xstrdup(mb.keywords ? mb.keywords : "");
+		flags_lines(s, sel->keywords, out);
+	}
+	store_mailbox_clear(&mb);
 }
 
 /* A keyword is an atom without the flag characters IMAP reserves. */
