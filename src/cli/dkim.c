@@ -12,12 +12,12 @@
 #include "util/buf.h"
 
 static const char usage[] =
-	"usage: posthorn dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519|both]\n"
-	"                               new signing keys (default: both, RSA 2048 and Ed25519)\n"
-	"       posthorn dkim list [DOMAIN]  the keys and their DNS records\n"
-	"options: -c FILE  the config file\n"
-	"Mail from DOMAIN is signed with every key of DOMAIN; publish the records first\n"
-	"(`posthorn dns DOMAIN` prints them with the others the domain needs).\n";
+    "usage: posthorn dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519|both]\n"
+    "                               new signing keys (default: both, RSA 2048 and Ed25519)\n"
+    "       posthorn dkim list [DOMAIN]  the keys and their DNS records\n"
+    "options: -c FILE  the config file\n"
+    "Mail from DOMAIN is signed with every key of DOMAIN; publish the records first\n"
+    "(`posthorn dns DOMAIN` prints them with the others the domain needs).\n";
 
 void cli_dkim_dir(const struct config *cfg, char *out, size_t size)
 {
@@ -122,10 +122,11 @@ static int keygen(struct cli *cli, const char *domain, const char *selector, con
 			cli_error("%s: %s", path, error);
 			return 1;
 		}
-		printf("new %s key for %s, selector %s: %s\n", alg == DKIM_RSA_SHA256 ? "RSA 2048" : "Ed25519", domain, sel,
-		       path);
+		printf("new %s key for %s, selector %s: %s\n",
+		       alg == DKIM_RSA_SHA256 ? "RSA 2048" : "Ed25519", domain, sel, path);
 	}
-	printf("\nPublish these records in the DNS of %s (mail is signed with every key from now on):\n\n", domain);
+	printf("\nPublish these records in the DNS of %s (mail is signed with every key from now on):\n\n",
+	       domain);
 	return cli_dkim_records(cli->cfg, domain, stdout) < 0 ? 1 : 0;
 }
 
@@ -153,7 +154,8 @@ int cli_main_dkim(int argc, char **argv)
 		}
 	}
 	bool is_keygen = strcmp(verb, "keygen") == 0, is_list = strcmp(verb, "list") == 0;
-	if ((!is_keygen && !is_list) || (is_keygen && domain == NULL) || (is_list && (selector || argc > 3))) {
+	if ((!is_keygen && !is_list) || (is_keygen && domain == NULL) ||
+	    (is_list && (selector || argc > 3))) {
 		if (!is_keygen && !is_list)
 			cli_error("unknown command \"dkim %s\"", verb);
 		fputs(usage, stderr);

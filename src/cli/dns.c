@@ -9,9 +9,8 @@
 #include "cli/cli.h"
 #include "core/config.h"
 
-static const char usage[] =
-	"usage: posthorn dns DOMAIN   the DNS records to publish for DOMAIN\n"
-	"options: -c FILE  the config file\n";
+static const char usage[] = "usage: posthorn dns DOMAIN   the DNS records to publish for DOMAIN\n"
+			    "options: -c FILE  the config file\n";
 
 /* The port of the first listener of kind, or 0. */
 static unsigned listener_port(const struct config *cfg, enum listener_kind kind)
@@ -54,7 +53,8 @@ int cli_main_dns(int argc, char **argv)
 	const char *error;
 	int local = store_domain_exists(cli.store, domain, &error);
 	if (local <= 0) {
-		cli_error("%s is not a local domain%s%s", domain, local < 0 ? ": " : "", local < 0 ? error : "");
+		cli_error("%s is not a local domain%s%s", domain, local < 0 ? ": " : "",
+			  local < 0 ? error : "");
 		cli_close(&cli);
 		return 1;
 	}
@@ -68,7 +68,8 @@ int cli_main_dns(int argc, char **argv)
 	printf("%-40s 3600 IN MX    10 %s.\n", name, host);
 	printf("; %s. needs A and AAAA records with this server's public addresses, and\n", host);
 	printf("; each address a PTR record back to %s (receivers check it).\n", host);
-	printf(";\n; SPF (RFC 7208): only the MX hosts send mail for %s; HELO checks for the host.\n", domain);
+	printf(";\n; SPF (RFC 7208): only the MX hosts send mail for %s; HELO checks for the host.\n",
+	       domain);
 	printf("%-40s 3600 IN TXT   \"v=spf1 mx ~all\"\n", name);
 	snprintf(name, sizeof(name), "%s.", host);
 	printf("%-40s 3600 IN TXT   \"v=spf1 a -all\"\n", name);

@@ -347,10 +347,28 @@ int dkim_keys_load(const char *dir, const char *domain, struct dkim_key **keys_r
 
 /* The header fields we sign when present, each once more than present. */
 static const char *const sign_names[] = {
-	"from", "sender", "reply-to", "subject", "date", "message-id", "to", "cc", "in-reply-to", "references",
-	"mime-version", "content-type", "content-transfer-encoding", "content-disposition", "list-id",
-	"list-unsubscribe", "list-unsubscribe-post", "resent-date", "resent-from", "resent-to", "resent-cc",
-	"resent-message-id",
+    "from",
+    "sender",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "to",
+    "cc",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+    "resent-date",
+    "resent-from",
+    "resent-to",
+    "resent-cc",
+    "resent-message-id",
 };
 #define N_SIGN (sizeof(sign_names) / sizeof(sign_names[0]))
 #define MAX_SIGNED_FIELDS 200
@@ -382,7 +400,8 @@ static int sign_one(const struct dkim_key *k, const struct field *fields, size_t
 	buf_init(&sigb64, 8192);
 	int r = 0;
 	/* h=: each present name count+1 times. */
-	r |= buf_printf(&value, "v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s;\r\n\tt=%lld; h=", dkim_alg_name(k->alg),
+	r |= buf_printf(&value,
+			"v=1; a=%s; c=relaxed/relaxed; d=%s; s=%s;\r\n\tt=%lld; h=", dkim_alg_name(k->alg),
 			k->domain, k->selector, (long long)now);
 	bool first = true;
 	for (size_t i = 0; i < N_SIGN; i++) {
@@ -401,8 +420,8 @@ static int sign_one(const struct dkim_key *k, const struct field *fields, size_t
 		for (size_t f = nf; f-- > 0;) {
 			if (fields[f].name_idx != i)
 				continue;
-			r |= dkim_canon_header(fields[f].name, fields[f].name_len, fields[f].value, fields[f].value_len, true,
-					       &data);
+			r |= dkim_canon_header(fields[f].name, fields[f].name_len, fields[f].value,
+					       fields[f].value_len, true, &data);
 		}
 	}
 	r |= dkim_canon_header("DKIM-Signature", 14, value.data, value.len, false, &data);
@@ -454,8 +473,8 @@ fail:
 	return -1;
 }
 
-int dkim_sign(const struct dkim_key *keys, size_t count, const char *msg, size_t len, time_t now, struct buf *out,
-	      const char **error_r)
+int dkim_sign(const struct dkim_key *keys, size_t count, const char *msg, size_t len, time_t now,
+	      struct buf *out, const char **error_r)
 {
 	size_t blank = 0;
 	size_t hlen = mime_header_block_size(msg, len, &blank);
@@ -577,8 +596,8 @@ int dkim_signer_sign(struct dkim_signer *s, const char *msg, size_t len, time_t 
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/%s", s->dir, domain);
 	bool exists = stat(path, &st) == 0;
-	if (exists != sd->exists || (exists && (st.st_mtim.tv_sec != sd->mtime.tv_sec ||
-						st.st_mtim.tv_nsec != sd->mtime.tv_nsec))) {
+	if (exists != sd->exists ||
+	    (exists && (st.st_mtim.tv_sec != sd->mtime.tv_sec || st.st_mtim.tv_nsec != sd->mtime.tv_nsec))) {
 		dkim_keys_free(&sd->keys, sd->count);
 		sd->count = 0;
 		sd->exists = exists;

@@ -29,12 +29,12 @@ enum dkim_alg { DKIM_RSA_SHA256, DKIM_ED25519_SHA256 };
 /* ---- Canonicalization (RFC 6376 3.4.3, 3.4.4) --------------------------- */
 
 struct dkim_body {
-	EVP_MD_CTX *md;      /* SHA-256 of the canonical body, or NULL */
-	struct buf *out;     /* or the canonical body itself (tests) */
-	size_t crlf;         /* line ends seen but not yet emitted (trailing empty lines vanish) */
-	bool wsp;            /* whitespace seen but not yet emitted (trailing whitespace vanishes) */
-	bool cr;             /* a CR that may start a CRLF */
-	bool any;            /* something was emitted: the body ends with one CRLF */
+	EVP_MD_CTX *md;	 /* SHA-256 of the canonical body, or NULL */
+	struct buf *out; /* or the canonical body itself (tests) */
+	size_t crlf;	 /* line ends seen but not yet emitted (trailing empty lines vanish) */
+	bool wsp;	 /* whitespace seen but not yet emitted (trailing whitespace vanishes) */
+	bool cr;	 /* a CR that may start a CRLF */
+	bool any;	 /* something was emitted: the body ends with one CRLF */
 };
 
 /* Starts a relaxed body canonicalization into a SHA-256 (out NULL) or
@@ -91,8 +91,8 @@ void dkim_keys_free(struct dkim_key **keys, size_t count);
  * those of the usual set that the message has, each once more than it
  * appears (so none can be added without breaking the signature).
  * Returns 0, or -1 with a static message. */
-int dkim_sign(const struct dkim_key *keys, size_t count, const char *msg, size_t len, time_t now, struct buf *out,
-	      const char **error_r);
+int dkim_sign(const struct dkim_key *keys, size_t count, const char *msg, size_t len, time_t now,
+	      struct buf *out, const char **error_r);
 
 /* The domain of the first address of the message's From: field, lower-
  * cased, into out. 0, or -1 when there is none. */

@@ -80,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	dkim_body_final(&b, h);
 	reference(in, n, &ref);
-	if (whole.len != pieces.len || memcmp(whole.data ? whole.data : "", pieces.data ? pieces.data : "", whole.len))
+	if (whole.len != pieces.len ||
+	    memcmp(whole.data ? whole.data : "", pieces.data ? pieces.data : "", whole.len))
 		abort();
 	if (whole.len != ref.len || memcmp(whole.data ? whole.data : "", ref.data ? ref.data : "", ref.len))
 		abort();

@@ -21,27 +21,27 @@ static const struct {
 	const char *in;
 	const char *want;
 } body_cases[] = {
-	{"", ""},
-	{"\r\n", ""},
-	{"\r\n\r\n\r\n", ""},
-	{"abc", "abc\r\n"},
-	{"abc\r\n", "abc\r\n"},
-	{"abc\r\n\r\n\r\n", "abc\r\n"},
-	{" C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n"}, /* RFC 6376 3.4.5 */
-	{"a  b\t\tc\r\n", "a b c\r\n"},
-	{"  lead\r\n", " lead\r\n"},
-	{"trail \t \r\n", "trail\r\n"},
-	{"x\r\n \r\n\t\r\ny\r\n", "x\r\n\r\n\r\ny\r\n"},
-	{"x\r\n \r\n\t\r\n", "x\r\n"},
-	{"a\rb\r\n", "a\rb\r\n"},        /* a bare CR is data */
-	{"a\nb\r\n", "a\nb\r\n"},        /* so is a bare LF */
-	{"a \r", "a \r\r\n"},            /* whitespace before a bare CR stays (it is not a line end) */
-	{"end\r", "end\r\r\n"},
-	{"\r\r\n", "\r\r\n"},
-	{" ", " \r\n"},
-	{"a ", "a \r\n"},
-	{"x\r\n ", "x\r\n \r\n"},
-	{"\t\r\n\t\r\n", ""},
+    {"", ""},
+    {"\r\n", ""},
+    {"\r\n\r\n\r\n", ""},
+    {"abc", "abc\r\n"},
+    {"abc\r\n", "abc\r\n"},
+    {"abc\r\n\r\n\r\n", "abc\r\n"},
+    {" C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n"}, /* RFC 6376 3.4.5 */
+    {"a  b\t\tc\r\n", "a b c\r\n"},
+    {"  lead\r\n", " lead\r\n"},
+    {"trail \t \r\n", "trail\r\n"},
+    {"x\r\n \r\n\t\r\ny\r\n", "x\r\n\r\n\r\ny\r\n"},
+    {"x\r\n \r\n\t\r\n", "x\r\n"},
+    {"a\rb\r\n", "a\rb\r\n"}, /* a bare CR is data */
+    {"a\nb\r\n", "a\nb\r\n"}, /* so is a bare LF */
+    {"a \r", "a \r\r\n"},     /* whitespace before a bare CR stays (it is not a line end) */
+    {"end\r", "end\r\r\n"},
+    {"\r\r\n", "\r\r\n"},
+    {" ", " \r\n"},
+    {"a ", "a \r\n"},
+    {"x\r\n ", "x\r\n \r\n"},
+    {"\t\r\n\t\r\n", ""},
 };
 
 static void canon_body(const char *in, size_t len, size_t piece, size_t split, struct buf *out)
@@ -109,12 +109,12 @@ TEST(body_hash)
 static const struct {
 	const char *name, *value, *want;
 } header_cases[] = {
-	{"A", "X", "a:X\r\n"},
-	{"B ", "Y\t\r\n\tZ  ", "b:Y Z\r\n"}, /* RFC 6376 3.4.5 */
-	{"Subject", "  Hello   world \t", "subject:Hello world\r\n"},
-	{"From", "Alice\r\n <a@a.test>", "from:Alice <a@a.test>\r\n"},
-	{"X-Empty", "", "x-empty:\r\n"},
-	{"To", "\r\n\tbob@b.test", "to:bob@b.test\r\n"},
+    {"A", "X", "a:X\r\n"},
+    {"B ", "Y\t\r\n\tZ  ", "b:Y Z\r\n"}, /* RFC 6376 3.4.5 */
+    {"Subject", "  Hello   world \t", "subject:Hello world\r\n"},
+    {"From", "Alice\r\n <a@a.test>", "from:Alice <a@a.test>\r\n"},
+    {"X-Empty", "", "x-empty:\r\n"},
+    {"To", "\r\n\tbob@b.test", "to:bob@b.test\r\n"},
 };
 
 TEST(header)
@@ -123,8 +123,8 @@ TEST(header)
 	buf_init(&out, 4096);
 	for (size_t i = 0; i < N_ELEMENTS(header_cases); i++) {
 		buf_reset(&out);
-		CHECK_INT(dkim_canon_header(header_cases[i].name, strlen(header_cases[i].name), header_cases[i].value,
-					    strlen(header_cases[i].value), true, &out),
+		CHECK_INT(dkim_canon_header(header_cases[i].name, strlen(header_cases[i].name),
+					    header_cases[i].value, strlen(header_cases[i].value), true, &out),
 			  0);
 		CHECK_STR(buf_cstr(&out), header_cases[i].want);
 	}
@@ -138,12 +138,12 @@ static const struct {
 	const char *msg;
 	const char *want;
 } from_cases[] = {
-	{"From: Alice <alice@A.Test>\r\n\r\nx", "a.test"},
-	{"Subject: x\r\nfrom: \"Bob, Jr\" <bob@b.test>, c@c.test\r\n\r\n", "b.test"},
-	{"From: =?utf-8?q?Al?= <al@sub.example.org>\r\n\r\n", "sub.example.org"},
-	{"From: nobody\r\n\r\n", NULL},
-	{"Subject: none\r\n\r\n", NULL},
-	{"To: x@y.test\r\n\r\nFrom: a@b.test\r\n", NULL}, /* From: in the body is not a header */
+    {"From: Alice <alice@A.Test>\r\n\r\nx", "a.test"},
+    {"Subject: x\r\nfrom: \"Bob, Jr\" <bob@b.test>, c@c.test\r\n\r\n", "b.test"},
+    {"From: =?utf-8?q?Al?= <al@sub.example.org>\r\n\r\n", "sub.example.org"},
+    {"From: nobody\r\n\r\n", NULL},
+    {"Subject: none\r\n\r\n", NULL},
+    {"To: x@y.test\r\n\r\nFrom: a@b.test\r\n", NULL}, /* From: in the body is not a header */
 };
 
 TEST(from_domain)
@@ -231,7 +231,8 @@ static bool verify(const struct dkim_key *k, const char *sighdr, const char *msg
 				e = strstr(e, "\r\n") + 2;
 			} while (e < msg + hlen && (*e == ' ' || *e == '\t'));
 			const char *colon = memchr(p, ':', (size_t)(e - p));
-			if (colon && (size_t)(colon - p) == strlen(name) && strncasecmp(p, name, strlen(name)) == 0 && nl < 64) {
+			if (colon && (size_t)(colon - p) == strlen(name) &&
+			    strncasecmp(p, name, strlen(name)) == 0 && nl < 64) {
 				lines[nl] = p;
 				lens[nl++] = (size_t)(e - p);
 			}
@@ -243,8 +244,8 @@ static bool verify(const struct dkim_key *k, const char *sighdr, const char *msg
 			const char *v = colon + 1;
 			while (*v == ' ')
 				v++;
-			dkim_canon_header(lines[idx], (size_t)(colon - lines[idx]), v, lens[idx] - (size_t)(v - lines[idx]) - 2,
-					  true, &data);
+			dkim_canon_header(lines[idx], (size_t)(colon - lines[idx]), v,
+					  lens[idx] - (size_t)(v - lines[idx]) - 2, true, &data);
 		}
 	}
 	free(h);
@@ -259,8 +260,8 @@ static bool verify(const struct dkim_key *k, const char *sighdr, const char *msg
 	int ok;
 	if (k->alg == DKIM_RSA_SHA256) {
 		ok = EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k->pkey) == 1 &&
-		     EVP_DigestVerify(ctx, (const unsigned char *)sig.data, sig.len, (const unsigned char *)data.data,
-				      data.len) == 1;
+		     EVP_DigestVerify(ctx, (const unsigned char *)sig.data, sig.len,
+				      (const unsigned char *)data.data, data.len) == 1;
 	} else {
 		unsigned char d[32];
 		unsigned dl = 32;
@@ -315,9 +316,10 @@ TEST(sign_and_verify)
 	dkim_key_record(&keys[0], &rec);
 	CHECK(strncmp(buf_cstr(&rec), "v=DKIM1; k=rsa; p=MIIBIjAN", 26) == 0);
 
-	const char *msg = "Received: from x\r\nFrom: Alice <alice@a.test>\r\nTo: bob@b.test\r\nTo: second@b.test\r\n"
-			  "Subject:  Hello\r\n\tworld \r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n"
-			  "Hi  Bob,\r\n\r\nbye \r\n\r\n\r\n";
+	const char *msg =
+	    "Received: from x\r\nFrom: Alice <alice@a.test>\r\nTo: bob@b.test\r\nTo: second@b.test\r\n"
+	    "Subject:  Hello\r\n\tworld \r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n"
+	    "Hi  Bob,\r\n\r\nbye \r\n\r\n\r\n";
 	struct buf out;
 	buf_init(&out, 1 << 16);
 	CHECK_INT(dkim_sign(keys, 2, msg, strlen(msg), 1795000000, &out, &error), 0);

@@ -27,12 +27,12 @@ struct dns_query {
 	struct dns *d;
 	struct dns_query *prev, *next;
 	int async_id;
-	bool started;          /* libunbound has it (async_id valid) */
+	bool started; /* libunbound has it (async_id valid) */
 	char *name;
 	enum dns_type type;
 	dns_cb *cb;
 	void *ctx;
-	struct event *timer;   /* timeout, or an immediate error report */
+	struct event *timer; /* timeout, or an immediate error report */
 	const char *early_error;
 };
 
@@ -283,8 +283,12 @@ size_t dns_pending(const struct dns *d)
 /* Reports an error without an answer, then forgets the query. */
 static void query_fail(struct dns_query *q, const char *error)
 {
-	struct dns_result r = {.status = DNS_TEMPFAIL, .sec = DNS_SEC_INSECURE, .error = error,
-			       .qname = q->name, .canonname = q->name, .type = q->type};
+	struct dns_result r = {.status = DNS_TEMPFAIL,
+			       .sec = DNS_SEC_INSECURE,
+			       .error = error,
+			       .qname = q->name,
+			       .canonname = q->name,
+			       .type = q->type};
 	dns_cb *cb = q->cb;
 	void *ctx = q->ctx;
 	query_unlink(q);
@@ -310,7 +314,8 @@ static void ub_answer_cb(void *mydata, int err, struct ub_result *res)
 	struct dns_rdata *rr = NULL;
 	if (res->bogus) {
 		r.status = DNS_TEMPFAIL;
-		snprintf(why, sizeof(why), "DNSSEC validation failed: %s", res->why_bogus ? res->why_bogus : "bogus");
+		snprintf(why, sizeof(why), "DNSSEC validation failed: %s",
+			 res->why_bogus ? res->why_bogus : "bogus");
 		r.error = why;
 	} else if (res->rcode == 3 || res->nxdomain) {
 		r.status = DNS_NXDOMAIN;

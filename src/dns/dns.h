@@ -39,16 +39,16 @@ enum dns_type {
 };
 
 enum dns_status {
-	DNS_OK,        /* records found (count > 0) */
-	DNS_NODATA,    /* the name exists, without records of this type */
-	DNS_NXDOMAIN,  /* the name does not exist */
-	DNS_TEMPFAIL,  /* SERVFAIL, REFUSED, timeout, bogus DNSSEC, local error: try later */
+	DNS_OK,	      /* records found (count > 0) */
+	DNS_NODATA,   /* the name exists, without records of this type */
+	DNS_NXDOMAIN, /* the name does not exist */
+	DNS_TEMPFAIL, /* SERVFAIL, REFUSED, timeout, bogus DNSSEC, local error: try later */
 };
 
 enum dns_sec {
 	DNS_SEC_INSECURE, /* not validated (no trust anchor, or an unsigned zone) */
-	DNS_SEC_SECURE,   /* validated by DNSSEC */
-	DNS_SEC_BOGUS,    /* validation failed: status is DNS_TEMPFAIL */
+	DNS_SEC_SECURE,	  /* validated by DNSSEC */
+	DNS_SEC_BOGUS,	  /* validation failed: status is DNS_TEMPFAIL */
 };
 
 struct dns_rdata {
@@ -73,12 +73,12 @@ struct dns_result {
 typedef void dns_cb(void *ctx, const struct dns_result *r);
 
 struct dns_options {
-	const char *resolver;     /* NULL or "system": /etc/resolv.conf; else
+	const char *resolver;	  /* NULL or "system": /etc/resolv.conf; else
 				     forwarders "ADDR[:PORT]" separated by spaces or commas */
 	const char *trust_anchor; /* NULL or "none": no DNSSEC validation; "auto": the
 				     root key of Debian's dns-root-data when installed;
 				     else the path of a trust-anchor file */
-	unsigned timeout_ms;      /* per lookup; 0 = 30 s */
+	unsigned timeout_ms;	  /* per lookup; 0 = 30 s */
 };
 
 /* Checks a resolver setting without creating anything (config check).

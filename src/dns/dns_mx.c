@@ -39,7 +39,7 @@ struct dns_mx_req {
 	struct dns_mx_host hosts[DNS_MX_HOSTS_MAX];
 	struct addr_lookup *lookups; /* 2 per host */
 	size_t outstanding;
-	struct event *now_ev;        /* reports literals and early results */
+	struct event *now_ev; /* reports literals and early results */
 	char error[320];
 };
 
@@ -220,8 +220,11 @@ static void assemble(struct dns_mx_req *r)
 			temp = true;
 		if (host.addr_count == 0) {
 			if (why == NULL) {
-				snprintf(r->error, sizeof(r->error), "%s: no address for %s%s", r->domain, host.name,
-					 l4->status == DNS_TEMPFAIL || l6->status == DNS_TEMPFAIL ? " (lookup failed)" : "");
+				snprintf(r->error, sizeof(r->error), "%s: no address for %s%s", r->domain,
+					 host.name,
+					 l4->status == DNS_TEMPFAIL || l6->status == DNS_TEMPFAIL
+					     ? " (lookup failed)"
+					     : "");
 				why = r->error;
 			}
 			continue;
@@ -283,7 +286,8 @@ static void start_addresses(struct dns_mx_req *r)
 	/* Callbacks never come synchronously, so starting all is safe. */
 	for (size_t i = 0; i < n * 2; i++) {
 		struct addr_lookup *l = &r->lookups[i];
-		l->q = dns_lookup(r->d, r->hosts[l->host].name, l->v6 ? DNS_TYPE_AAAA : DNS_TYPE_A, addr_cb, l);
+		l->q =
+		    dns_lookup(r->d, r->hosts[l->host].name, l->v6 ? DNS_TYPE_AAAA : DNS_TYPE_A, addr_cb, l);
 	}
 }
 
@@ -348,10 +352,12 @@ static void mx_cb(void *ctx, const struct dns_result *res)
 	}
 	if (n == 0) {
 		if (nulls > 0) {
-			snprintf(r->error, sizeof(r->error), "%s does not accept mail (null MX, RFC 7505)", r->domain);
+			snprintf(r->error, sizeof(r->error), "%s does not accept mail (null MX, RFC 7505)",
+				 r->domain);
 			r->res.status = DNS_MX_NULL;
 		} else {
-			snprintf(r->error, sizeof(r->error), "MX lookup of %s: %zu malformed records", r->domain, bad);
+			snprintf(r->error, sizeof(r->error), "MX lookup of %s: %zu malformed records",
+				 r->domain, bad);
 			r->res.status = DNS_MX_TEMPFAIL;
 		}
 		r->res.error = r->error;

@@ -22,30 +22,30 @@
 
 #include "dns/dns.h"
 
-#define DNS_MX_HOSTS_MAX 16  /* exchanges considered (by preference) */
-#define DNS_MX_ADDRS_MAX 16  /* addresses per exchange */
+#define DNS_MX_HOSTS_MAX 16 /* exchanges considered (by preference) */
+#define DNS_MX_ADDRS_MAX 16 /* addresses per exchange */
 
 struct dns_mx_host {
 	char name[DNS_NAME_MAX + 1];
 	uint16_t pref;
-	enum dns_sec sec;        /* of its address answers (the weakest of A and AAAA) */
+	enum dns_sec sec; /* of its address answers (the weakest of A and AAAA) */
 	struct sockaddr_storage addrs[DNS_MX_ADDRS_MAX];
 	size_t addr_count;
 };
 
 enum dns_mx_status {
 	DNS_MX_OK,
-	DNS_MX_NULL,      /* RFC 7505 null MX: permanent */
-	DNS_MX_NXDOMAIN,  /* the domain does not exist: permanent */
-	DNS_MX_NOHOST,    /* no exchange has an address: permanent */
+	DNS_MX_NULL,	 /* RFC 7505 null MX: permanent */
+	DNS_MX_NXDOMAIN, /* the domain does not exist: permanent */
+	DNS_MX_NOHOST,	 /* no exchange has an address: permanent */
 	DNS_MX_TEMPFAIL,
 };
 
 struct dns_mx_result {
 	enum dns_mx_status status;
-	enum dns_sec sec;        /* of the MX answer */
-	bool implicit;           /* no MX: the domain itself */
-	const char *error;       /* human text for everything but DNS_MX_OK */
+	enum dns_sec sec;  /* of the MX answer */
+	bool implicit;	   /* no MX: the domain itself */
+	const char *error; /* human text for everything but DNS_MX_OK */
 	struct dns_mx_host *hosts;
 	size_t host_count;
 };

@@ -16,7 +16,10 @@ struct rd {
 	const char *bytes;
 	size_t len;
 };
-#define RD(s) {s, sizeof(s) - 1}
+#define RD(s)                                                                                                \
+	{                                                                                                    \
+		s, sizeof(s) - 1                                                                             \
+	}
 
 static void rd_free(struct dns_rdata *rd)
 {
@@ -36,16 +39,20 @@ static const struct {
 	struct rd in;
 	const char *want; /* "pref host" or "ERR" */
 } mx_cases[] = {
-	{RD("\x00\x0a\x02mx\x01" "b\x04test\x00"), "10 mx.b.test"},
-	{RD("\x00\x00\x00"), "0 "},                                 /* null MX */
-	{RD("\xff\xff\x02MX\x04Test\x00"), "65535 mx.test"},         /* lower-cased */
-	{RD("\x00\x0a\x03_a-\x00"), "10 _a-"},
-	{RD("\x00\x0a\x02mx\xc0\x0c"), "ERR"},                       /* compression pointer */
-	{RD("\x00\x0a\x02m x\x00"), "ERR"},                         /* wrong length / junk */
-	{RD("\x00\x0a\x03m.x\x00"), "ERR"},                          /* dot inside a label */
-	{RD("\x00\x0a\x02mx\x00\x00"), "ERR"},                       /* trailing bytes */
-	{RD("\x00\x0a\x40" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x00"), "ERR"}, /* label of 64 */
-	{RD("\x00"), "ERR"},
+    {RD("\x00\x0a\x02mx\x01"
+	"b\x04test\x00"),
+     "10 mx.b.test"},
+    {RD("\x00\x00\x00"), "0 "},				 /* null MX */
+    {RD("\xff\xff\x02MX\x04Test\x00"), "65535 mx.test"}, /* lower-cased */
+    {RD("\x00\x0a\x03_a-\x00"), "10 _a-"},
+    {RD("\x00\x0a\x02mx\xc0\x0c"), "ERR"}, /* compression pointer */
+    {RD("\x00\x0a\x02m x\x00"), "ERR"},	   /* wrong length / junk */
+    {RD("\x00\x0a\x03m.x\x00"), "ERR"},	   /* dot inside a label */
+    {RD("\x00\x0a\x02mx\x00\x00"), "ERR"}, /* trailing bytes */
+    {RD("\x00\x0a\x40"
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x00"),
+     "ERR"}, /* label of 64 */
+    {RD("\x00"), "ERR"},
 };
 
 TEST(mx)
@@ -122,7 +129,9 @@ TEST(txt)
 	rd_free(&rd);
 	struct buf small;
 	buf_init(&small, 3);
-	rd = heap("\x05" "abcde", 6);
+	rd = heap("\x05"
+		  "abcde",
+		  6);
 	CHECK_INT(dns_rdata_txt(&rd, &small), -1);
 	rd_free(&rd);
 	buf_free(&small);
@@ -164,7 +173,8 @@ TEST(tlsa_srv)
 	rd = heap("\x03\x01\x01", 3);
 	CHECK_INT(dns_rdata_tlsa(&rd, &u, &s, &m, &assoc, &alen), -1);
 	rd_free(&rd);
-	static const char srv[] = "\x00\x00\x00\x01\x02\x4b\x04mail\x07" "example\x03org\x00";
+	static const char srv[] = "\x00\x00\x00\x01\x02\x4b\x04mail\x07"
+				  "example\x03org\x00";
 	rd = heap(srv, sizeof(srv) - 1);
 	uint16_t prio, weight, port;
 	char target[DNS_NAME_MAX + 1];
@@ -183,18 +193,18 @@ static const struct {
 	const char *in;
 	const char *want; /* "" = fine, else the error */
 } resolver_cases[] = {
-	{"system", ""},
-	{"127.0.0.1", ""},
-	{"127.0.0.1:5353", ""},
-	{"127.0.0.1:5353 [::1]:53, ::1", ""},
-	{"[::1]", ""},
-	{"127.0.0.1:0", "bad DNS forwarder port: expected 1-65535"},
-	{"127.0.0.1:99999", "bad DNS forwarder port: expected 1-65535"},
-	{"127.0.0.1:x", "bad DNS forwarder port: expected ADDRESS:PORT"},
-	{"[::1]x", "bad DNS forwarder port: expected [ADDRESS]:PORT"},
-	{"[::1", "bad DNS forwarder: missing ] after an IPv6 address"},
-	{"dns.google", "bad DNS forwarder: expected an IP address (\"system\" for /etc/resolv.conf)"},
-	{" , ", "no DNS forwarder given"},
+    {"system", ""},
+    {"127.0.0.1", ""},
+    {"127.0.0.1:5353", ""},
+    {"127.0.0.1:5353 [::1]:53, ::1", ""},
+    {"[::1]", ""},
+    {"127.0.0.1:0", "bad DNS forwarder port: expected 1-65535"},
+    {"127.0.0.1:99999", "bad DNS forwarder port: expected 1-65535"},
+    {"127.0.0.1:x", "bad DNS forwarder port: expected ADDRESS:PORT"},
+    {"[::1]x", "bad DNS forwarder port: expected [ADDRESS]:PORT"},
+    {"[::1", "bad DNS forwarder: missing ] after an IPv6 address"},
+    {"dns.google", "bad DNS forwarder: expected an IP address (\"system\" for /etc/resolv.conf)"},
+    {" , ", "no DNS forwarder given"},
 };
 
 TEST(resolver_setting)
@@ -212,18 +222,18 @@ static const struct {
 	bool bare;
 	const char *want; /* address, "no", or "ERR" */
 } literal_cases[] = {
-	{"[192.0.2.1]", false, "192.0.2.1"},
-	{"[IPv6:2001:db8::1]", false, "2001:db8::1"},
-	{"[ipv6:::1]", false, "::1"},
-	{"[2001:db8::1]", false, "ERR"},
-	{"[IPv6:192.0.2.1]", false, "ERR"},
-	{"[]", false, "ERR"},
-	{"[192.0.2.1", false, "ERR"},
-	{"example.org", false, "no"},
-	{"192.0.2.1", false, "no"},
-	{"192.0.2.1", true, "192.0.2.1"},
-	{"::1", true, "::1"},
-	{"relay.example.org", true, "no"},
+    {"[192.0.2.1]", false, "192.0.2.1"},
+    {"[IPv6:2001:db8::1]", false, "2001:db8::1"},
+    {"[ipv6:::1]", false, "::1"},
+    {"[2001:db8::1]", false, "ERR"},
+    {"[IPv6:192.0.2.1]", false, "ERR"},
+    {"[]", false, "ERR"},
+    {"[192.0.2.1", false, "ERR"},
+    {"example.org", false, "no"},
+    {"192.0.2.1", false, "no"},
+    {"192.0.2.1", true, "192.0.2.1"},
+    {"::1", true, "::1"},
+    {"relay.example.org", true, "no"},
 };
 
 TEST(literals)
@@ -234,10 +244,12 @@ TEST(literals)
 		char text[INET6_ADDRSTRLEN] = "";
 		if (r == 1) {
 			if (ss.ss_family == AF_INET) {
-				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text, sizeof(text));
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, text,
+					  sizeof(text));
 				CHECK_INT(ntohs(((struct sockaddr_in *)&ss)->sin_port), 25);
 			} else
-				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text, sizeof(text));
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, text,
+					  sizeof(text));
 		}
 		CHECK_STR(r == 1 ? text : r == 0 ? "no" : "ERR", literal_cases[i].want);
 	}

@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < out.len; i++)
 			if ((unsigned char)out.data[i] >= 0x80)
 				abort();
-		if (smtp_downgrade_7bit(out.data ? out.data : "", out.len, &again, &error) != 0 || again.len != out.len ||
-		    (out.len && memcmp(again.data, out.data, out.len) != 0))
+		if (smtp_downgrade_7bit(out.data ? out.data : "", out.len, &again, &error) != 0 ||
+		    again.len != out.len || (out.len && memcmp(again.data, out.data, out.len) != 0))
 			abort();
 	}
 	buf_free(&out);

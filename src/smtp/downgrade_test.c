@@ -16,35 +16,40 @@ static const struct {
 	const char *in;
 	const char *want; /* the exact output, or "ERR:" + reason */
 } cases[] = {
-	{"ascii untouched", "Subject: x\r\n\r\nplain\r\n", "Subject: x\r\n\r\nplain\r\n"},
-	{"single part",
-	 "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	 "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n",
-	 "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	 "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n"},
-	{"no MIME-Version added", "Subject: x\r\n\r\n\xe9t\xe9\r\n",
-	 "Subject: x\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E9t=E9\r\n"},
-	{"multipart, one part converted",
-	 "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n"
-	 "Content-Type: text/plain\r\n\r\nascii\r\n--b\r\nContent-Type: text/plain; charset=latin1\r\n"
-	 "Content-Transfer-Encoding: 8BIT\r\n\r\ncaf\xe9 = ok\r\n--b--\r\nepilogue\r\n",
-	 "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n"
-	 "Content-Type: text/plain\r\n\r\nascii\r\n--b\r\nContent-Type: text/plain; charset=latin1\r\n"
-	 "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =3D ok\r\n--b--\r\nepilogue\r\n"},
-	{"8-bit header", "Subject: caf\xe9\r\n\r\nbody \xe9\r\n", "ERR:8-bit data in a header (needs SMTPUTF8)"},
-	{"8-bit header, 7-bit body", "Subject: caf\xe9\r\n\r\nbody\r\n",
-	 "ERR:8-bit data outside of a convertible MIME part"},
-	{"8-bit preamble",
-	 "Content-Type: multipart/mixed; boundary=b\r\n\r\npre\xe9\r\n--b\r\n\r\nx\r\n--b--\r\n",
-	 "ERR:8-bit data outside of a convertible MIME part"},
-	{"8-bit in base64", "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\nAA\xe9=\r\n",
-	 "ERR:8-bit data in a part encoded as base64 or quoted-printable"},
-	{"binary", "MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-		   "\x01\xff\r\n",
-	 "MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
-	 "=01=FF=0D=0A"},
-	{"dot and From lines stay safe", "Subject: x\r\n\r\n.\xe9\r\nFrom \xe9\r\n",
-	 "Subject: x\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=2E=E9\r\n=46rom =E9\r\n"},
+    {"ascii untouched", "Subject: x\r\n\r\nplain\r\n", "Subject: x\r\n\r\nplain\r\n"},
+    {"single part",
+     "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+     "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f"
+     "e\r\n",
+     "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+     "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe\r\n"},
+    {"no MIME-Version added", "Subject: x\r\n\r\n\xe9t\xe9\r\n",
+     "Subject: x\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E9t=E9\r\n"},
+    {"multipart, one part converted",
+     "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n"
+     "Content-Type: text/plain\r\n\r\nascii\r\n--b\r\nContent-Type: text/plain; charset=latin1\r\n"
+     "Content-Transfer-Encoding: 8BIT\r\n\r\ncaf\xe9 = ok\r\n--b--\r\nepilogue\r\n",
+     "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n"
+     "Content-Type: text/plain\r\n\r\nascii\r\n--b\r\nContent-Type: text/plain; charset=latin1\r\n"
+     "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =3D ok\r\n--b--\r\nepilogue\r\n"},
+    {"8-bit header", "Subject: caf\xe9\r\n\r\nbody \xe9\r\n", "ERR:8-bit data in a header (needs SMTPUTF8)"},
+    {"8-bit header, 7-bit body", "Subject: caf\xe9\r\n\r\nbody\r\n",
+     "ERR:8-bit data outside of a convertible MIME part"},
+    {"8-bit preamble",
+     "Content-Type: multipart/mixed; boundary=b\r\n\r\npre\xe9\r\n--b\r\n\r\nx\r\n--b--\r\n",
+     "ERR:8-bit data outside of a convertible MIME part"},
+    {"8-bit in base64", "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\nAA\xe9=\r\n",
+     "ERR:8-bit data in a part encoded as base64 or quoted-printable"},
+    {"binary",
+     "MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: "
+     "binary\r\n\r\n"
+     "\x01\xff\r\n",
+     "MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: "
+     "quoted-printable\r\n\r\n"
+     "=01=FF=0D=0A"},
+    {"dot and From lines stay safe", "Subject: x\r\n\r\n.\xe9\r\nFrom \xe9\r\n",
+     "Subject: x\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=2E=E9\r\n=46rom "
+     "=E9\r\n"},
 };
 
 static bool seven_bit(const struct buf *b)

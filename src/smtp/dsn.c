@@ -70,11 +70,12 @@ static int human_part(const struct dsn_info *info, bool failed, bool utf8, struc
 				     "If you do so, please include this problem report. You can\r\n"
 				     "delete your own text from the attached returned message.\r\n\r\n");
 	else {
-		r |= buf_puts(&text, "####################################################################\r\n"
-				     "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n"
-				     "####################################################################\r\n\r\n"
-				     "Your message could not be delivered yet to the recipients below.\r\n"
-				     "It will be retried until ");
+		r |= buf_puts(&text,
+			      "####################################################################\r\n"
+			      "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n"
+			      "####################################################################\r\n\r\n"
+			      "Your message could not be delivered yet to the recipients below.\r\n"
+			      "It will be retried until ");
 		r |= date_format_rfc5322(info->rcpts[0].will_retry_until, 0, &text);
 		r |= buf_puts(&text, ";\r\nyou will be told if it cannot be delivered by then.\r\n\r\n");
 	}
@@ -101,8 +102,9 @@ static int human_part(const struct dsn_info *info, bool failed, bool utf8, struc
 static int report_part(const struct dsn_info *info, bool utf8, struct buf *out)
 {
 	int r = 0;
-	r |= buf_printf(out, "Content-Description: Delivery report\r\nContent-Type: message/%sdelivery-status\r\n\r\n",
-			utf8 ? "global-" : "");
+	r |= buf_printf(
+	    out, "Content-Description: Delivery report\r\nContent-Type: message/%sdelivery-status\r\n\r\n",
+	    utf8 ? "global-" : "");
 	r |= buf_printf(out, "Reporting-MTA: dns; %s\r\n", info->reporting_mta);
 	r |= buf_printf(out, "X-Posthorn-Queue-ID: %s\r\n", info->queue_id);
 	r |= put_date(out, "Arrival-Date", info->arrival);
@@ -110,7 +112,8 @@ static int report_part(const struct dsn_info *info, bool utf8, struct buf *out)
 		const struct dsn_rcpt *rc = &info->rcpts[i];
 		r |= buf_printf(out, "\r\nFinal-Recipient: %s; ", str_8bit(rc->address) ? "utf-8" : "rfc822");
 		r |= put_value(out, rc->address, 512);
-		r |= buf_printf(out, "\r\nAction: %s\r\nStatus: ", rc->action == DSN_FAILED ? "failed" : "delayed");
+		r |= buf_printf(
+		    out, "\r\nAction: %s\r\nStatus: ", rc->action == DSN_FAILED ? "failed" : "delayed");
 		r |= put_value(out, rc->status, 15);
 		r |= buf_puts(out, "\r\n");
 		if (rc->remote_mta != NULL) {
@@ -164,7 +167,8 @@ int dsn_build(const struct dsn_info *info, struct buf *out)
 	char boundary[64];
 	for (unsigned k = 0;; k++) {
 		snprintf(boundary, sizeof(boundary), "=_posthorn_dsn_%016llx_%u", (unsigned long long)h, k);
-		if (memmem(info->message, info->message_len > DSN_HEADERS_MAX ? DSN_HEADERS_MAX : info->message_len,
+		if (memmem(info->message,
+			   info->message_len > DSN_HEADERS_MAX ? DSN_HEADERS_MAX : info->message_len,
 			   boundary, strlen(boundary)) == NULL)
 			break;
 	}
@@ -173,14 +177,16 @@ int dsn_build(const struct dsn_info *info, struct buf *out)
 	r |= buf_puts(out, "To: <");
 	r |= put_value(out, info->to, 512);
 	r |= buf_puts(out, ">\r\n");
-	r |= buf_printf(out, "Subject: %s\r\n",
-			failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)");
+	r |=
+	    buf_printf(out, "Subject: %s\r\n",
+		       failed ? "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)");
 	r |= put_date(out, "Date", info->now);
 	r |= buf_printf(out, "Message-ID: <dsn.%s.%lld@%s>\r\n", info->queue_id, (long long)info->now,
 			info->reporting_mta);
 	r |= buf_puts(out, "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
-	r |= buf_printf(out, "Content-Type: multipart/report; report-type=%sdelivery-status;\r\n\tboundary=\"%s\"\r\n",
-			utf8 ? "global-" : "", boundary);
+	r |= buf_printf(
+	    out, "Content-Type: multipart/report; report-type=%sdelivery-status;\r\n\tboundary=\"%s\"\r\n",
+	    utf8 ? "global-" : "", boundary);
 	r |= buf_puts(out, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
 	r |= buf_printf(out, "--%s\r\n", boundary);
 	r |= human_part(info, failed, utf8, out);

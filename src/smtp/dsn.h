@@ -24,26 +24,26 @@ enum dsn_action {
 };
 
 struct dsn_rcpt {
-	const char *address;       /* the recipient, as queued */
+	const char *address; /* the recipient, as queued */
 	enum dsn_action action;
-	const char *status;        /* enhanced status "5.1.1", "4.4.1" */
-	const char *remote_mta;    /* host name of the server that answered, or NULL */
-	const char *diagnostic;    /* that server's reply "550 5.1.1 ...", or NULL */
-	const char *reason;        /* human text for the first part (never NULL) */
-	time_t last_attempt;       /* 0 = none */
-	time_t will_retry_until;   /* DSN_DELAYED: when the queue gives up */
+	const char *status;	 /* enhanced status "5.1.1", "4.4.1" */
+	const char *remote_mta;	 /* host name of the server that answered, or NULL */
+	const char *diagnostic;	 /* that server's reply "550 5.1.1 ...", or NULL */
+	const char *reason;	 /* human text for the first part (never NULL) */
+	time_t last_attempt;	 /* 0 = none */
+	time_t will_retry_until; /* DSN_DELAYED: when the queue gives up */
 };
 
 struct dsn_info {
 	const char *reporting_mta; /* our host name */
-	const char *to;            /* the original envelope sender (not "") */
-	const char *queue_id;      /* for the report and Message-ID */
-	time_t arrival;            /* when the message was queued */
-	time_t now;                /* Date: and the boundary */
-	const char *message;       /* the original message: its header is included */
+	const char *to;		   /* the original envelope sender (not "") */
+	const char *queue_id;	   /* for the report and Message-ID */
+	time_t arrival;		   /* when the message was queued */
+	time_t now;		   /* Date: and the boundary */
+	const char *message;	   /* the original message: its header is included */
 	size_t message_len;
 	const struct dsn_rcpt *rcpts;
-	size_t rcpt_count;         /* at least 1, all of one action */
+	size_t rcpt_count; /* at least 1, all of one action */
 };
 
 /* Appends the whole DSN message (header and body, CRLF line ends) to out.

@@ -14,12 +14,14 @@
 #include "util/buf.h"
 
 static const char original[] =
-	"Received: from client ([192.0.2.1])\r\n\tby mx.a.test (Posthorn) with ESMTPSA; Thu, 26 Nov 2026 10:00:00 +0000\r\n"
-	"From: Alice <alice@a.test>\r\nTo: bob@b.test, carol@c.test\r\nSubject: Lunch?\r\n"
-	"Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <lunch@a.test>\r\n\r\n"
-	"Shall we?\r\n";
+    "Received: from client ([192.0.2.1])\r\n\tby mx.a.test (Posthorn) with ESMTPSA; Thu, 26 Nov 2026 "
+    "10:00:00 +0000\r\n"
+    "From: Alice <alice@a.test>\r\nTo: bob@b.test, carol@c.test\r\nSubject: Lunch?\r\n"
+    "Date: Thu, 26 Nov 2026 10:00:00 +0000\r\nMessage-ID: <lunch@a.test>\r\n\r\n"
+    "Shall we?\r\n";
 
-static const char original8[] = "From: J\xc3\xb6rg <j\xc3\xb6rg@a.test>\r\nSubject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\nHallo\r\n";
+static const char original8[] = "From: J\xc3\xb6rg <j\xc3\xb6rg@a.test>\r\nSubject: Gr\xc3\xbc\xc3\x9f"
+				"e\r\n\r\nHallo\r\n";
 
 static void check_golden(const char *name, const struct buf *out)
 {
@@ -67,16 +69,28 @@ static void check_structure(const struct buf *out, const char *report_type, cons
 TEST(bounce)
 {
 	struct dsn_rcpt rcpts[] = {
-		{.address = "bob@b.test", .action = DSN_FAILED, .status = "5.1.1", .remote_mta = "mx.b.test",
-		 .diagnostic = "550 5.1.1 <bob@b.test>: Recipient address rejected",
-		 .reason = "mx.b.test[192.0.2.3] said: 550 5.1.1 <bob@b.test>: Recipient address rejected (in reply to RCPT TO)",
-		 .last_attempt = 1795600000},
-		{.address = "carol@c.test", .action = DSN_FAILED, .status = "5.1.10",
-		 .reason = "c.test does not accept mail (null MX, RFC 7505)"},
+	    {.address = "bob@b.test",
+	     .action = DSN_FAILED,
+	     .status = "5.1.1",
+	     .remote_mta = "mx.b.test",
+	     .diagnostic = "550 5.1.1 <bob@b.test>: Recipient address rejected",
+	     .reason = "mx.b.test[192.0.2.3] said: 550 5.1.1 <bob@b.test>: Recipient address rejected (in "
+		       "reply to RCPT TO)",
+	     .last_attempt = 1795600000},
+	    {.address = "carol@c.test",
+	     .action = DSN_FAILED,
+	     .status = "5.1.10",
+	     .reason = "c.test does not accept mail (null MX, RFC 7505)"},
 	};
-	struct dsn_info info = {.reporting_mta = "mx.a.test", .to = "alice@a.test", .queue_id = "42",
-				.arrival = 1795599000, .now = 1795600001, .message = original,
-				.message_len = sizeof(original) - 1, .rcpts = rcpts, .rcpt_count = 2};
+	struct dsn_info info = {.reporting_mta = "mx.a.test",
+				.to = "alice@a.test",
+				.queue_id = "42",
+				.arrival = 1795599000,
+				.now = 1795600001,
+				.message = original,
+				.message_len = sizeof(original) - 1,
+				.rcpts = rcpts,
+				.rcpt_count = 2};
 	struct buf out;
 	buf_init(&out, 1 << 20);
 	CHECK_INT(dsn_build(&info, &out), 0);
@@ -89,13 +103,22 @@ TEST(bounce)
 TEST(delay)
 {
 	struct dsn_rcpt rcpts[] = {
-		{.address = "bob@b.test", .action = DSN_DELAYED, .status = "4.4.1",
-		 .reason = "connect to mx.b.test[192.0.2.3]:25: Connection refused", .last_attempt = 1795614400,
-		 .will_retry_until = 1796031000},
+	    {.address = "bob@b.test",
+	     .action = DSN_DELAYED,
+	     .status = "4.4.1",
+	     .reason = "connect to mx.b.test[192.0.2.3]:25: Connection refused",
+	     .last_attempt = 1795614400,
+	     .will_retry_until = 1796031000},
 	};
-	struct dsn_info info = {.reporting_mta = "mx.a.test", .to = "alice@a.test", .queue_id = "43",
-				.arrival = 1795599000, .now = 1795614401, .message = original,
-				.message_len = sizeof(original) - 1, .rcpts = rcpts, .rcpt_count = 1};
+	struct dsn_info info = {.reporting_mta = "mx.a.test",
+				.to = "alice@a.test",
+				.queue_id = "43",
+				.arrival = 1795599000,
+				.now = 1795614401,
+				.message = original,
+				.message_len = sizeof(original) - 1,
+				.rcpts = rcpts,
+				.rcpt_count = 1};
 	struct buf out;
 	buf_init(&out, 1 << 20);
 	CHECK_INT(dsn_build(&info, &out), 0);
@@ -107,12 +130,20 @@ TEST(delay)
 TEST(utf8)
 {
 	struct dsn_rcpt rcpts[] = {
-		{.address = "d\xc3\xbcrer@b.test", .action = DSN_FAILED, .status = "5.6.7",
-		 .reason = "mx.b.test[192.0.2.3] does not support SMTPUTF8"},
+	    {.address = "d\xc3\xbcrer@b.test",
+	     .action = DSN_FAILED,
+	     .status = "5.6.7",
+	     .reason = "mx.b.test[192.0.2.3] does not support SMTPUTF8"},
 	};
-	struct dsn_info info = {.reporting_mta = "mx.a.test", .to = "j\xc3\xb6rg@a.test", .queue_id = "44",
-				.arrival = 1795599000, .now = 1795600002, .message = original8,
-				.message_len = sizeof(original8) - 1, .rcpts = rcpts, .rcpt_count = 1};
+	struct dsn_info info = {.reporting_mta = "mx.a.test",
+				.to = "j\xc3\xb6rg@a.test",
+				.queue_id = "44",
+				.arrival = 1795599000,
+				.now = 1795600002,
+				.message = original8,
+				.message_len = sizeof(original8) - 1,
+				.rcpts = rcpts,
+				.rcpt_count = 1};
 	struct buf out;
 	buf_init(&out, 1 << 20);
 	CHECK_INT(dsn_build(&info, &out), 0);
@@ -131,8 +162,13 @@ TEST(limits)
 		buf_puts(&big, "X-Filler: 0123456789012345678901234567890123456789\r\n");
 	buf_puts(&big, "\r\nbody\r\n");
 	struct dsn_rcpt r = {.address = "b@b.test", .action = DSN_FAILED, .status = "5.0.0", .reason = "no"};
-	struct dsn_info info = {.reporting_mta = "h", .to = "a@a.test", .queue_id = "1", .message = big.data,
-				.message_len = big.len, .rcpts = &r, .rcpt_count = 1};
+	struct dsn_info info = {.reporting_mta = "h",
+				.to = "a@a.test",
+				.queue_id = "1",
+				.message = big.data,
+				.message_len = big.len,
+				.rcpts = &r,
+				.rcpt_count = 1};
 	struct buf out;
 	buf_init(&out, 1 << 22);
 	CHECK_INT(dsn_build(&info, &out), 0);

@@ -15,18 +15,18 @@ TEST(next_attempt)
 		uint64_t lifetime;
 		time_t want;
 	} cases[] = {
-		{1, 1000, 1000, 86400, 1060},   /* first retry after the first wait */
-		{2, 1000, 1000, 86400, 1300},
-		{3, 1000, 1000, 86400, 4600},
-		{4, 1000, 1000, 86400, 4600},   /* the last wait repeats */
-		{99, 1000, 1000, 86400, 4600},
-		{0, 1000, 1000, 86400, 1060},   /* no attempt counted yet: as the first */
-		{3, 1000, 1000, 2000, 3000},    /* never past the expiry: last attempt then */
-		{3, 5000, 1000, 2000, 5000},    /* already expired: now */
+	    {1, 1000, 1000, 86400, 1060}, /* first retry after the first wait */
+	    {2, 1000, 1000, 86400, 1300},
+	    {3, 1000, 1000, 86400, 4600},
+	    {4, 1000, 1000, 86400, 4600}, /* the last wait repeats */
+	    {99, 1000, 1000, 86400, 4600},
+	    {0, 1000, 1000, 86400, 1060}, /* no attempt counted yet: as the first */
+	    {3, 1000, 1000, 2000, 3000},  /* never past the expiry: last attempt then */
+	    {3, 5000, 1000, 2000, 5000},  /* already expired: now */
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
-		CHECK_INT(queue_next_attempt(retry, N_ELEMENTS(retry), cases[i].attempts, cases[i].now, cases[i].created,
-					     cases[i].lifetime),
+		CHECK_INT(queue_next_attempt(retry, N_ELEMENTS(retry), cases[i].attempts, cases[i].now,
+					     cases[i].created, cases[i].lifetime),
 			  cases[i].want);
 	CHECK(!queue_expired(1999, 1000, 1000));
 	CHECK(queue_expired(2000, 1000, 1000));
@@ -46,15 +46,15 @@ TEST(errors)
 		bool perm;
 		const char *enh, *text;
 	} cases[] = {
-		{"4.4.1 connect to x: refused", false, "4.4.1", "connect to x: refused"},
-		{"5.1.10 null MX", true, "5.1.10", "null MX"},
-		{"no code here", false, "4.0.0", "no code here"},
-		{"no code here", true, "5.0.0", "no code here"},
-		{"3.1.1 wrong class", false, "4.0.0", "3.1.1 wrong class"},
-		{"5.1111.1 too long", false, "4.0.0", "5.1111.1 too long"},
-		{"5.1. x", false, "4.0.0", "5.1. x"},
-		{"", false, "4.0.0", ""},
-		{NULL, true, "5.0.0", ""},
+	    {"4.4.1 connect to x: refused", false, "4.4.1", "connect to x: refused"},
+	    {"5.1.10 null MX", true, "5.1.10", "null MX"},
+	    {"no code here", false, "4.0.0", "no code here"},
+	    {"no code here", true, "5.0.0", "no code here"},
+	    {"3.1.1 wrong class", false, "4.0.0", "3.1.1 wrong class"},
+	    {"5.1111.1 too long", false, "4.0.0", "5.1111.1 too long"},
+	    {"5.1. x", false, "4.0.0", "5.1. x"},
+	    {"", false, "4.0.0", ""},
+	    {NULL, true, "5.0.0", ""},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		queue_error_split(cases[i].in, cases[i].perm, enh, &text);
@@ -68,15 +68,16 @@ TEST(errors)
 TEST(smtp_reply_in_error)
 {
 	char mta[256], diag[600];
-	CHECK(queue_error_smtp("mx.b.test[127.0.0.3] said: 550 5.1.1 <x@b.test>: unknown (in reply to RCPT TO)", mta,
-			       sizeof(mta), diag, sizeof(diag)));
+	CHECK(
+	    queue_error_smtp("mx.b.test[127.0.0.3] said: 550 5.1.1 <x@b.test>: unknown (in reply to RCPT TO)",
+			     mta, sizeof(mta), diag, sizeof(diag)));
 	CHECK_STR(mta, "mx.b.test");
 	CHECK_STR(diag, "550 5.1.1 <x@b.test>: unknown");
 	CHECK(queue_error_smtp("h said: 451 x", mta, sizeof(mta), diag, sizeof(diag)));
 	CHECK_STR(mta, "h");
 	CHECK_STR(diag, "451 x");
-	CHECK(!queue_error_smtp("connect to mx.b.test[127.0.0.3]:25: Connection refused", mta, sizeof(mta), diag,
-				sizeof(diag)));
+	CHECK(!queue_error_smtp("connect to mx.b.test[127.0.0.3]:25: Connection refused", mta, sizeof(mta),
+				diag, sizeof(diag)));
 	CHECK(!queue_error_smtp(" said: x", mta, sizeof(mta), diag, sizeof(diag)));
 	CHECK(queue_error_smtp("m said: 550 long", mta, sizeof(mta), diag, 5));
 	CHECK_STR(diag, "550 ");
@@ -100,10 +101,12 @@ TEST(scan)
 	const char *m = "Subject: x\r\n\r\nplain\r\n";
 	queue_msg_scan(m, strlen(m), &body, &header);
 	CHECK(!body && !header);
-	m = "Subject: x\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n";
+	m = "Subject: x\r\n\r\nGr\xc3\xbc\xc3\x9f"
+	    "e\r\n";
 	queue_msg_scan(m, strlen(m), &body, &header);
 	CHECK(body && !header);
-	m = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\nplain\r\n";
+	m = "Subject: Gr\xc3\xbc\xc3\x9f"
+	    "e\r\n\r\nplain\r\n";
 	queue_msg_scan(m, strlen(m), &body, &header);
 	CHECK(!body && header);
 	m = "Subject: no body";

@@ -54,18 +54,18 @@ struct entry {
 	struct store_queue_entry e;
 	char *data;
 	size_t len;
-	struct buf data7;          /* the 7-bit copy, made when first needed */
+	struct buf data7; /* the 7-bit copy, made when first needed */
 	bool have7;
-	const char *down_error;    /* the 7-bit copy cannot be made */
+	const char *down_error; /* the 7-bit copy cannot be made */
 	bool body8, utf8;
-	size_t jobs;               /* jobs not yet complete */
+	size_t jobs; /* jobs not yet complete */
 	struct entry *hnext;
 };
 
 struct job {
 	struct entry *en;
 	struct dest *dest;
-	size_t *idx;               /* recipients: indexes into en->e.rcpts */
+	size_t *idx; /* recipients: indexes into en->e.rcpts */
 	size_t n;
 	struct smtp_client_rcpt *cr;
 	struct smtp_client_txn txn;
@@ -82,7 +82,7 @@ struct session {
 	struct dns_mx_req *mx;
 	struct dns_mx_host *hosts;
 	size_t nhosts, host_i, addr_i;
-	bool no_tls;               /* this address failed TLS: try again in clear */
+	bool no_tls; /* this address failed TLS: try again in clear */
 	bool retrying_clear;
 	struct smtp_client *cl;
 	struct job *job;
@@ -100,7 +100,7 @@ struct dest {
 	struct session *sessions;
 	size_t nsessions, waiting; /* all, and those not yet talking */
 	struct dest *hnext;
-	struct dest *prev, *next;  /* all destinations */
+	struct dest *prev, *next; /* all destinations */
 };
 
 struct sched {
@@ -254,7 +254,7 @@ static void job_drop(struct sched *s, struct job *j)
 /* ---- Bounces and delay notices ------------------------------------------------------ */
 
 struct dsn_ctx {
-	struct store *st;       /* not the sched: the store may call back after sched_free */
+	struct store *st; /* not the sched: the store may call back after sched_free */
 	int64_t queue_id;
 	bool mark_bounced;
 	bool remove;
@@ -322,9 +322,9 @@ static void dsn_send(struct sched *s, const struct store_queue_entry *e, const c
 {
 	time_t now = time(NULL);
 	struct dsn_rcpt *dr = xcalloc(e->rcpt_count, sizeof(*dr));
-	char (*enh)[16] = xcalloc(e->rcpt_count, sizeof(*enh));
-	char (*mta)[256] = xcalloc(e->rcpt_count, sizeof(*mta));
-	char (*diag)[600] = xcalloc(e->rcpt_count, sizeof(*diag));
+	char(*enh)[16] = xcalloc(e->rcpt_count, sizeof(*enh));
+	char(*mta)[256] = xcalloc(e->rcpt_count, sizeof(*mta));
+	char(*diag)[600] = xcalloc(e->rcpt_count, sizeof(*diag));
 	size_t n = 0;
 	for (size_t i = 0; i < e->rcpt_count; i++) {
 		const struct store_queue_rcpt *r = &e->rcpts[i];
@@ -358,9 +358,15 @@ static void dsn_send(struct sched *s, const struct store_queue_entry *e, const c
 	buf_init(&c->msg, 2 * DSN_HEADERS_MAX + 1024 * 1024);
 	char qid[32];
 	snprintf(qid, sizeof(qid), "%lld", (long long)e->id);
-	struct dsn_info info = {.reporting_mta = s->cfg->hostname, .to = e->mail_from, .queue_id = qid,
-				.arrival = e->created, .now = now, .message = data, .message_len = len,
-				.rcpts = dr, .rcpt_count = n};
+	struct dsn_info info = {.reporting_mta = s->cfg->hostname,
+				.to = e->mail_from,
+				.queue_id = qid,
+				.arrival = e->created,
+				.now = now,
+				.message = data,
+				.message_len = len,
+				.rcpts = dr,
+				.rcpt_count = n};
 	int built = n > 0 ? dsn_build(&info, &c->msg) : -1;
 	free(dr);
 	free(enh);
@@ -368,9 +374,13 @@ static void dsn_send(struct sched *s, const struct store_queue_entry *e, const c
 	free(diag);
 	const char *error = NULL;
 	int r = built < 0 ? -1 : store_resolve(s->st, e->mail_from, &c->res, &error);
-	if (built < 0 || r < 0 || c->res.status == STORE_RESOLVE_UNKNOWN_USER || c->res.status == STORE_RESOLVE_LOOP) {
-		log_warnx("queue=%lld: no %s to <%s>: %s", (long long)e->id, action == DSN_FAILED ? "bounce" : "delay notice",
-			  e->mail_from, built < 0 ? "nothing to report" : r < 0 ? error : "the sender's address is unknown here");
+	if (built < 0 || r < 0 || c->res.status == STORE_RESOLVE_UNKNOWN_USER ||
+	    c->res.status == STORE_RESOLVE_LOOP) {
+		log_warnx("queue=%lld: no %s to <%s>: %s", (long long)e->id,
+			  action == DSN_FAILED ? "bounce" : "delay notice", e->mail_from,
+			  built < 0 ? "nothing to report"
+			  : r < 0   ? error
+				    : "the sender's address is unknown here");
 		dsn_ctx_free(c);
 		dsn_followup(s->st, e->id, mark_bounced, remove, set_delay_flag);
 		return;
@@ -535,8 +545,8 @@ static bool dest_has_busy(const struct dest *d, const struct session *except)
 /* No address of the destination answered (or DNS said there is none):
  * the jobs waiting for it share that fate. A temporary failure is not
  * applied while another connection to it is working. */
-static void dest_fail_queued(struct sched *s, struct dest *d, struct session *from, bool permanent, const char *enh,
-			     const char *reason)
+static void dest_fail_queued(struct sched *s, struct dest *d, struct session *from, bool permanent,
+			     const char *enh, const char *reason)
 {
 	if (!permanent && dest_has_busy(d, from))
 		return;
@@ -565,7 +575,8 @@ static void dest_kick(struct sched *s, struct dest *d)
 		snprintf(ss->last_enh, sizeof(ss->last_enh), "4.4.1");
 		snprintf(ss->last_error, sizeof(ss->last_error), "no mail server of %s answered", d->name);
 		if (d->relay)
-			ss->mx = dns_mx_resolve(s->dns, s->relay_host, s->relay_port, DNS_MX_HOST_ONLY, sched_mx_cb, ss);
+			ss->mx = dns_mx_resolve(s->dns, s->relay_host, s->relay_port, DNS_MX_HOST_ONLY,
+						sched_mx_cb, ss);
 		else
 			ss->mx = dns_mx_resolve(s->dns, d->name, 25, 0, sched_mx_cb, ss);
 	}
@@ -636,11 +647,11 @@ static void session_connect(struct session *ss)
 	ss->retrying_clear = false;
 	ss->addr_i++;
 	struct smtp_client_settings set = {
-		.id = ss->id,
-		.helo = s->cfg->hostname,
-		.peer_name = h->name,
-		.tls_ctx = s->tls,
-		.connect_timeout = (unsigned)s->cfg->outbound_connect_timeout,
+	    .id = ss->id,
+	    .helo = s->cfg->hostname,
+	    .peer_name = h->name,
+	    .tls_ctx = s->tls,
+	    .connect_timeout = (unsigned)s->cfg->outbound_connect_timeout,
 	};
 	if (ss->d->tls_required)
 		set.tls = SMTP_CLIENT_TLS_REQUIRE;
@@ -650,8 +661,9 @@ static void session_connect(struct session *ss)
 		set.tls = SMTP_CLIENT_TLS_NONE;
 	ss->state = SESS_CONNECTING;
 	ss->cl = smtp_client_new(s->srv->base, (const struct sockaddr *)addr,
-				 addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), &set,
-				 &client_cb, ss);
+				 addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							     : sizeof(struct sockaddr_in),
+				 &set, &client_cb, ss);
 }
 
 static void sched_mx_cb(void *ctx, const struct dns_mx_result *r)
@@ -665,8 +677,8 @@ static void sched_mx_cb(void *ctx, const struct dns_mx_result *r)
 		ss->hosts = xcalloc(r->host_count, sizeof(*ss->hosts));
 		memcpy(ss->hosts, r->hosts, r->host_count * sizeof(*ss->hosts));
 		ss->nhosts = r->host_count;
-		log_session_debug(ss->id, "smtp-out mx domain=%s hosts=%zu first=%s dnssec=%s", ss->d->name, r->host_count,
-				  r->hosts[0].name, dns_sec_name(r->sec));
+		log_session_debug(ss->id, "smtp-out mx domain=%s hosts=%zu first=%s dnssec=%s", ss->d->name,
+				  r->host_count, r->hosts[0].name, dns_sec_name(r->sec));
 		session_connect(ss);
 		return;
 	case DNS_MX_NULL:
@@ -699,8 +711,10 @@ static bool job_send(struct session *ss, struct job *j)
 	const char *enh = NULL;
 	if (en->utf8 && !eh->smtputf8) {
 		enh = "5.6.7";
-		snprintf(why, sizeof(why), "%s does not support SMTPUTF8, which this message needs (international "
-			 "addresses or headers)", peer);
+		snprintf(why, sizeof(why),
+			 "%s does not support SMTPUTF8, which this message needs (international "
+			 "addresses or headers)",
+			 peer);
 	} else if (en->body8 && !eh->eightbitmime) {
 		if (!en->have7 && en->down_error == NULL) {
 			buf_init(&en->data7, en->len * 3 + 65536);
@@ -712,11 +726,13 @@ static bool job_send(struct session *ss, struct job *j)
 		if (en->have7) {
 			data = en->data7.data;
 			len = en->data7.len;
-			log_session(ss->id, "smtp-out queue=%lld converted to 7 bit for %s", (long long)en->id, peer);
+			log_session(ss->id, "smtp-out queue=%lld converted to 7 bit for %s",
+				    (long long)en->id, peer);
 		} else {
 			enh = "5.6.3";
-			snprintf(why, sizeof(why), "%s does not support 8BITMIME and the message cannot be converted: %s",
-				 peer, en->down_error);
+			snprintf(why, sizeof(why),
+				 "%s does not support 8BITMIME and the message cannot be converted: %s", peer,
+				 en->down_error);
 		}
 	}
 	if (enh == NULL && eh->size_set && eh->size > 0 && len > eh->size) {
@@ -788,7 +804,9 @@ static void cl_closed(void *ctx, struct smtp_client *cl, const struct smtp_clien
 	/* This address did not work out: remember why, try the next one. */
 	snprintf(ss->last_error, sizeof(ss->last_error), "%s", end->reason);
 	snprintf(ss->last_enh, sizeof(ss->last_enh), "%s",
-		 end->code >= 400 && end->enh[0] ? end->enh : ss->d->tls_required ? "4.7.5" : "4.4.1");
+		 end->code >= 400 && end->enh[0] ? end->enh
+		 : ss->d->tls_required		 ? "4.7.5"
+						 : "4.4.1");
 	if (end->tls_failed && !ss->no_tls && !ss->d->tls_required) {
 		/* Opportunistic TLS failed: the same address once more, in clear. */
 		ss->no_tls = true;
@@ -866,7 +884,9 @@ static void activate(struct sched *s, int64_t id, time_t now)
 				j = open[k];
 			} else {
 				struct dest *d = dest_get(s, key);
-				j = job_new(en, d, en->e.rcpt_count < SCHED_RCPTS_PER_TXN ? en->e.rcpt_count : SCHED_RCPTS_PER_TXN);
+				j = job_new(en, d,
+					    en->e.rcpt_count < SCHED_RCPTS_PER_TXN ? en->e.rcpt_count
+										   : SCHED_RCPTS_PER_TXN);
 				if (k < nopen)
 					open[k] = j;
 				else
@@ -964,7 +984,8 @@ struct sched *sched_new(struct server *srv, const char **error_r)
 	}
 	s->retry_count = (size_t)n;
 	if (cfg->relay_host != NULL) {
-		if (config_relay_host(cfg->relay_host, s->relay_host, sizeof(s->relay_host), &s->relay_port, error_r) < 0) {
+		if (config_relay_host(cfg->relay_host, s->relay_host, sizeof(s->relay_host), &s->relay_port,
+				      error_r) < 0) {
 			free(s->retry);
 			free(s);
 			return NULL;

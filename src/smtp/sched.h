@@ -26,8 +26,8 @@ struct server;
 struct sched;
 
 #define SCHED_POLL_SECONDS 2
-#define SCHED_RCPTS_PER_TXN 100      /* RFC 5321 4.5.3.1.8: servers take at least 100 */
-#define SCHED_ACTIVE_MAX 2000        /* queue entries held in memory at once */
+#define SCHED_RCPTS_PER_TXN 100 /* RFC 5321 4.5.3.1.8: servers take at least 100 */
+#define SCHED_ACTIVE_MAX 2000	/* queue entries held in memory at once */
 #define SCHED_ACTIVE_BYTES ((unsigned long long)256 << 20)
 
 /* Starts the scheduler on srv's loop and store (after store_attach_loop):

@@ -34,7 +34,7 @@ enum cl_state {
 	CL_STARTTLS,
 	CL_HANDSHAKE,
 	CL_READY,
-	CL_TXN,       /* waiting for replies to MAIL, RCPT, DATA */
+	CL_TXN,	      /* waiting for replies to MAIL, RCPT, DATA */
 	CL_DATA_BODY, /* the message is sent, waiting for the final reply */
 	CL_RSET,
 	CL_QUIT,
@@ -42,13 +42,21 @@ enum cl_state {
 };
 
 static const char *const state_names[] = {"connecting", "greeting", "ehlo", "helo", "starttls", "handshake",
-					  "ready", "txn", "data", "rset", "quit", "dead"};
+					  "ready",	"txn",	    "data", "rset", "quit",	"dead"};
 
 /* What the conversation was doing, for "lost connection ... while X". */
-static const char *const state_doing[] = {
-	"connecting", "receiving the initial greeting", "performing the EHLO handshake",
-	"performing the HELO handshake", "sending STARTTLS", "setting up TLS", "idle", "sending the envelope",
-	"sending the message", "sending RSET", "sending QUIT", "closed"};
+static const char *const state_doing[] = {"connecting",
+					  "receiving the initial greeting",
+					  "performing the EHLO handshake",
+					  "performing the HELO handshake",
+					  "sending STARTTLS",
+					  "setting up TLS",
+					  "idle",
+					  "sending the envelope",
+					  "sending the message",
+					  "sending RSET",
+					  "sending QUIT",
+					  "closed"};
 
 #define PEER_MAX (255 + INET6_ADDRSTRLEN + 3)
 
@@ -72,26 +80,26 @@ struct smtp_client {
 	bool tls;
 	char tls_info[160];
 	char peer[PEER_MAX];
-	struct event *later;       /* deferred failure (connect error at once) */
+	struct event *later; /* deferred failure (connect error at once) */
 	char later_reason[256];
 	/* The transaction. */
 	struct smtp_client_txn *txn;
 	size_t cmds_total, cmds_sent, replies;
-	bool *accepted;            /* per recipient: 250 to RCPT, waiting for DATA */
+	bool *accepted; /* per recipient: 250 to RCPT, waiting for DATA */
 	size_t accepted_count;
 	bool mail_failed;
-	bool dummy_data;           /* 354 without accepted recipients: "." only */
+	bool dummy_data; /* 354 without accepted recipients: "." only */
 	unsigned mail_code;
 	char mail_enh[16];
 	char mail_reply[600];
 	/* Lifetime. */
 	unsigned busy;
 	bool freed;
-	bool ended;                /* closed was reported (or must not be) */
+	bool ended; /* closed was reported (or must not be) */
 };
 
 static void cl_fail(struct smtp_client *cl, const struct smtp_reply *r, bool tls_failed, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Formats human text that may be cut: reasons and replies are capped on
  * purpose (the server's text can be long). */
@@ -182,7 +190,8 @@ static unsigned or_default(unsigned v, unsigned def)
 static void set_state(struct smtp_client *cl, enum cl_state st)
 {
 	if (cl->state != st)
-		log_session_debug(cl->set.id, "smtp-out state %s -> %s", state_names[cl->state], state_names[st]);
+		log_session_debug(cl->set.id, "smtp-out state %s -> %s", state_names[cl->state],
+				  state_names[st]);
 	cl->state = st;
 	if (cl->bev == NULL)
 		return;
@@ -205,7 +214,8 @@ static void set_state(struct smtp_client *cl, enum cl_state st)
 			    or_default(cl->set.greeting_timeout, RFC_GREETING));
 		break;
 	case CL_DATA_BODY:
-		set_timeout(cl, or_default(cl->set.dot_timeout, RFC_DOT), or_default(cl->set.block_timeout, RFC_BLOCK));
+		set_timeout(cl, or_default(cl->set.dot_timeout, RFC_DOT),
+			    or_default(cl->set.block_timeout, RFC_BLOCK));
 		break;
 	case CL_CONNECTING:
 	case CL_DEAD:
@@ -231,7 +241,8 @@ static void enh_of(const struct smtp_reply *r, char enh[16])
 		textf(enh, 16, "%u.0.0", smtp_reply_class(r) == 2 ? 2 : smtp_reply_class(r) == 5 ? 5 : 4);
 }
 
-static void describe(struct smtp_client *cl, const struct smtp_reply *r, const char *what, char *out, size_t size)
+static void describe(struct smtp_client *cl, const struct smtp_reply *r, const char *what, char *out,
+		     size_t size)
 {
 	char text[520];
 	smtp_reply_format(r, text, sizeof(text));
@@ -369,8 +380,9 @@ static void set_rcpt(struct smtp_client *cl, size_t i, const struct smtp_reply *
 	struct smtp_client_rcpt *rc = &cl->txn->rcpts[i];
 	rc->code = r->code;
 	enh_of(r, rc->enh);
-	rc->status = smtp_reply_class(r) == 2 ? SMTP_CLIENT_OK : smtp_reply_class(r) == 5 ? SMTP_CLIENT_PERM
-											    : SMTP_CLIENT_TEMP;
+	rc->status = smtp_reply_class(r) == 2	? SMTP_CLIENT_OK
+		     : smtp_reply_class(r) == 5 ? SMTP_CLIENT_PERM
+						: SMTP_CLIENT_TEMP;
 	describe(cl, r, what, rc->reply, sizeof(rc->reply));
 }
 
@@ -418,7 +430,8 @@ static void on_txn_reply(struct smtp_client *cl, const struct smtp_reply *r)
 	}
 	/* Without PIPELINING, stop early when nothing can succeed. */
 	if (!cl->ehlo.pipelining) {
-		bool nobody = cl->mail_failed || (cl->replies == t->rcpt_count + 1 && cl->accepted_count == 0);
+		bool nobody =
+		    cl->mail_failed || (cl->replies == t->rcpt_count + 1 && cl->accepted_count == 0);
 		if (nobody) {
 			rset(cl);
 			return;
@@ -441,8 +454,8 @@ static void on_data_reply(struct smtp_client *cl, const struct smtp_reply *r)
 		cl->accepted[i] = false;
 	}
 	if (smtp_reply_class(r) == 2)
-		log_session(cl->set.id, "smtp-out sent peer=%s bytes=%zu rcpts=%zu reply=\"%u %s\"", cl->peer, t->len,
-			    cl->accepted_count, r->code, r->enh);
+		log_session(cl->set.id, "smtp-out sent peer=%s bytes=%zu rcpts=%zu reply=\"%u %s\"", cl->peer,
+			    t->len, cl->accepted_count, r->code, r->enh);
 	txn_finish(cl);
 }
 
@@ -501,7 +514,8 @@ static void after_ehlo(struct smtp_client *cl)
 		return;
 	}
 	if (cl->set.tls == SMTP_CLIENT_TLS_REQUIRE && !cl->tls) {
-		cl_fail(cl, NULL, false, "%s: TLS is required for this destination but the server does not offer STARTTLS",
+		cl_fail(cl, NULL, false,
+			"%s: TLS is required for this destination but the server does not offer STARTTLS",
 			cl->peer);
 		return;
 	}
@@ -653,7 +667,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			cl->tls = true;
 			SSL *ssl = bufferevent_openssl_get_ssl(bev);
 			textf(cl->tls_info, sizeof(cl->tls_info), "%s with cipher %s", SSL_get_version(ssl),
-				 SSL_get_cipher_name(ssl));
+			      SSL_get_cipher_name(ssl));
 			log_session(cl->set.id, "smtp-out tls peer=%s %s", cl->peer, cl->tls_info);
 			send_ehlo(cl);
 		}
@@ -664,7 +678,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		if (cl->state == CL_CONNECTING)
 			cl_fail(cl, NULL, false, "connect to %s: timed out", cl->peer);
 		else
-			cl_fail(cl, NULL, false, "conversation with %s timed out while %s", cl->peer, state_doing[cl->state]);
+			cl_fail(cl, NULL, false, "conversation with %s timed out while %s", cl->peer,
+				state_doing[cl->state]);
 	} else if (cl->state == CL_HANDSHAKE) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 		char err[256] = "handshake failed";
@@ -680,8 +695,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		cl_end(cl, &end);
 	} else {
 		int err = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
-		cl_fail(cl, NULL, false, "lost connection with %s while %s%s%s", cl->peer, state_doing[cl->state],
-			err ? ": " : "", err ? strerror(err) : "");
+		cl_fail(cl, NULL, false, "lost connection with %s while %s%s%s", cl->peer,
+			state_doing[cl->state], err ? ": " : "", err ? strerror(err) : "");
 	}
 	cl_leave(cl);
 }
@@ -706,8 +721,9 @@ static void start_tls(struct smtp_client *cl)
 	}
 	if (cl->peer_name[0] && cl->peer_name[0] != '[')
 		SSL_set_tlsext_host_name(ssl, cl->peer_name);
-	struct bufferevent *f = bufferevent_openssl_filter_new(cl->base, cl->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-							       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	struct bufferevent *f =
+	    bufferevent_openssl_filter_new(cl->base, cl->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+					   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (f == NULL) {
 		SSL_free(ssl);
 		cl_fail(cl, NULL, true, "TLS with %s: cannot start", cl->peer);
@@ -722,8 +738,8 @@ static void start_tls(struct smtp_client *cl)
 }
 
 struct smtp_client *smtp_client_new(struct event_base *base, const struct sockaddr *addr, socklen_t addr_len,
-				    const struct smtp_client_settings *settings, const struct smtp_client_cb *cb,
-				    void *ctx)
+				    const struct smtp_client_settings *settings,
+				    const struct smtp_client_cb *cb, void *ctx)
 {
 	struct smtp_client *cl = xmalloc(sizeof(*cl));
 	cl->base = base;
@@ -737,9 +753,11 @@ struct smtp_client *smtp_client_new(struct event_base *base, const struct sockad
 	smtp_reply_parser_init(&cl->parser);
 	char ip[INET6_ADDRSTRLEN] = "?";
 	if (addr->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, ip, sizeof(ip));
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, ip,
+			  sizeof(ip));
 	else if (addr->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, ip, sizeof(ip));
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr, ip,
+			  sizeof(ip));
 	textf(cl->peer, sizeof(cl->peer), "%s[%s]", cl->peer_name, ip);
 	cl->state = CL_CONNECTING;
 	cl->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -756,7 +774,7 @@ struct smtp_client *smtp_client_new(struct event_base *base, const struct sockad
 	if (bufferevent_socket_connect(cl->bev, addr, (int)addr_len) < 0) {
 		int err = EVUTIL_SOCKET_ERROR();
 		textf(cl->later_reason, sizeof(cl->later_reason), "connect to %s: %s", cl->peer,
-			 err ? strerror(err) : "failed");
+		      err ? strerror(err) : "failed");
 		bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
 		struct timeval now = {0, 0};
 		evtimer_add(cl->later, &now);

@@ -36,16 +36,16 @@ struct event_base;
 struct smtp_client;
 
 enum smtp_client_tls {
-	SMTP_CLIENT_TLS_NONE,    /* never STARTTLS */
-	SMTP_CLIENT_TLS_MAY,     /* STARTTLS when offered (opportunistic) */
+	SMTP_CLIENT_TLS_NONE,	 /* never STARTTLS */
+	SMTP_CLIENT_TLS_MAY,	 /* STARTTLS when offered (opportunistic) */
 	SMTP_CLIENT_TLS_REQUIRE, /* no TLS, no mail (the certificate is not verified) */
 };
 
 struct smtp_client_settings {
-	uint64_t id;              /* session id, first on every log line */
-	const char *helo;         /* our host name for EHLO */
-	const char *peer_name;    /* the host name connected to (SNI, logs) */
-	SSL_CTX *tls_ctx;         /* a client context; NULL = no TLS */
+	uint64_t id;	       /* session id, first on every log line */
+	const char *helo;      /* our host name for EHLO */
+	const char *peer_name; /* the host name connected to (SNI, logs) */
+	SSL_CTX *tls_ctx;      /* a client context; NULL = no TLS */
 	enum smtp_client_tls tls;
 	unsigned connect_timeout; /* seconds */
 	/* RFC 5321 4.5.3.2; 0 = the RFC's value. Tests may shorten them. */
@@ -53,37 +53,37 @@ struct smtp_client_settings {
 };
 
 enum smtp_client_status {
-	SMTP_CLIENT_OK,   /* accepted (after the final reply to DATA) */
+	SMTP_CLIENT_OK,	  /* accepted (after the final reply to DATA) */
 	SMTP_CLIENT_TEMP, /* 4xx, or no final answer: try later */
 	SMTP_CLIENT_PERM, /* 5xx: bounce */
 };
 
 struct smtp_client_rcpt {
-	const char *address;                 /* in */
-	enum smtp_client_status status;      /* out */
-	unsigned code;                       /* out: the reply code, 0 when there was none */
-	char enh[16];                        /* out: enhanced code, derived from the code when absent */
-	char reply[600];                     /* out: "host said: CODE text (in reply to X)" or why */
+	const char *address;		/* in */
+	enum smtp_client_status status; /* out */
+	unsigned code;			/* out: the reply code, 0 when there was none */
+	char enh[16];			/* out: enhanced code, derived from the code when absent */
+	char reply[600];		/* out: "host said: CODE text (in reply to X)" or why */
 };
 
 struct smtp_client_txn {
-	const char *mail_from;     /* "" for <> */
+	const char *mail_from; /* "" for <> */
 	struct smtp_client_rcpt *rcpts;
-	size_t rcpt_count;         /* at least 1 */
-	const char *data;          /* the message, CRLF line ends, not dot-stuffed */
+	size_t rcpt_count; /* at least 1 */
+	const char *data;  /* the message, CRLF line ends, not dot-stuffed */
 	size_t len;
-	bool body_8bitmime;        /* add BODY=8BITMIME */
-	bool smtputf8;             /* add SMTPUTF8 */
-	bool size;                 /* add SIZE=len */
+	bool body_8bitmime; /* add BODY=8BITMIME */
+	bool smtputf8;	    /* add SMTPUTF8 */
+	bool size;	    /* add SIZE=len */
 };
 
 struct smtp_client_end {
-	bool clean;                /* ended by our QUIT */
-	bool was_ready;            /* the connection got as far as `ready` */
-	bool tls_failed;           /* the TLS handshake failed (retry without TLS?) */
-	unsigned code;             /* the reply that ended it (greeting, EHLO, 421…), or 0 */
+	bool clean;	 /* ended by our QUIT */
+	bool was_ready;	 /* the connection got as far as `ready` */
+	bool tls_failed; /* the TLS handshake failed (retry without TLS?) */
+	unsigned code;	 /* the reply that ended it (greeting, EHLO, 421…), or 0 */
 	char enh[16];
-	char reason[600];          /* human text for logs and the queue */
+	char reason[600]; /* human text for logs and the queue */
 };
 
 struct smtp_client_cb {
@@ -94,8 +94,8 @@ struct smtp_client_cb {
 
 /* Starts connecting to addr (with its port). Never calls back from here. */
 struct smtp_client *smtp_client_new(struct event_base *base, const struct sockaddr *addr, socklen_t addr_len,
-				    const struct smtp_client_settings *settings, const struct smtp_client_cb *cb,
-				    void *ctx);
+				    const struct smtp_client_settings *settings,
+				    const struct smtp_client_cb *cb, void *ctx);
 /* Only after `ready` or `done`, one at a time: txn and what it points to
  * must stay valid until `done`. */
 void smtp_client_send(struct smtp_client *cl, struct smtp_client_txn *txn);

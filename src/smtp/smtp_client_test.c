@@ -19,8 +19,9 @@
 #include "util/log.h"
 
 struct step {
-	const char *expect; /* prefix of the client's line; "" = on connect; "." = the message, up to the dot */
-	const char *reply;  /* sent back (CRLF added per line "\n"); "<close>" closes; NULL = no answer */
+	const char
+	    *expect; /* prefix of the client's line; "" = on connect; "." = the message, up to the dot */
+	const char *reply; /* sent back (CRLF added per line "\n"); "<close>" closes; NULL = no answer */
 };
 
 struct scenario {
@@ -36,7 +37,7 @@ struct srv {
 	struct bufferevent *bev;
 	struct buf body;
 	bool in_data;
-	struct buf log;          /* what the client sent, lines joined with "|" */
+	struct buf log; /* what the client sent, lines joined with "|" */
 	bool script_error;
 	bool closing;
 };
@@ -146,7 +147,7 @@ struct run {
 	struct smtp_client_txn txns[2];
 	struct smtp_client_rcpt rcpts[2][4];
 	size_t ntxn, sent;
-	struct buf results;      /* "txn: rcpt=STATUS/enh ...; " and "closed: ..." */
+	struct buf results; /* "txn: rcpt=STATUS/enh ...; " and "closed: ..." */
 	bool closed;
 	struct smtp_client_end end;
 };
@@ -176,7 +177,8 @@ static void on_done(void *ctx, struct smtp_client *cl, struct smtp_client_txn *t
 	struct run *r = ctx;
 	buf_puts(&r->results, "txn:");
 	for (size_t i = 0; i < t->rcpt_count; i++)
-		buf_printf(&r->results, " %s=%s/%s", t->rcpts[i].address, status_name(t->rcpts[i].status), t->rcpts[i].enh);
+		buf_printf(&r->results, " %s=%s/%s", t->rcpts[i].address, status_name(t->rcpts[i].status),
+			   t->rcpts[i].enh);
 	buf_puts(&r->results, "; ");
 	if (smtp_client_ready(cl))
 		send_next(r);
@@ -187,8 +189,8 @@ static void on_closed(void *ctx, struct smtp_client *cl, const struct smtp_clien
 	struct run *r = ctx;
 	r->closed = true;
 	r->end = *end;
-	buf_printf(&r->results, "closed %s%s code=%u", end->clean ? "clean" : "failed", end->was_ready ? " ready" : "",
-		   end->code);
+	buf_printf(&r->results, "closed %s%s code=%u", end->clean ? "clean" : "failed",
+		   end->was_ready ? " ready" : "", end->code);
 	smtp_client_free(&r->cl);
 	event_base_loopexit(r->base, NULL);
 }
@@ -197,8 +199,8 @@ static const struct smtp_client_cb cbs = {on_ready, on_done, on_closed};
 
 struct expect {
 	const char *results;
-	const char *sent;  /* what the server saw, or NULL not to check */
-	const char *body;  /* the message as received (dot-stuffed), or NULL */
+	const char *sent; /* what the server saw, or NULL not to check */
+	const char *body; /* the message as received (dot-stuffed), or NULL */
 	const char *reason_has;
 };
 
@@ -206,7 +208,8 @@ static const char msg1[] = "Subject: x\r\n\r\n.leading dot\r\n..two\r\n.\r\nend\
 static const char msg1_stuffed[] = "Subject: x\r\n\r\n..leading dot\r\n...two\r\n..\r\nend\r\n";
 
 static void run_scenario(const char *name, const struct step *script, const char *const *rcpts1,
-			 const char *const *rcpts2, unsigned timeout, const struct expect *want, bool closed_port)
+			 const char *const *rcpts2, unsigned timeout, const struct expect *want,
+			 bool closed_port)
 {
 	test_current = name;
 	struct event_base *base = event_base_new();
@@ -215,8 +218,9 @@ static void run_scenario(const char *name, const struct step *script, const char
 	buf_init(&s.log, 1 << 20);
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct evconnlistener *l = evconnlistener_new_bind(base, srv_accept, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-							   16, (struct sockaddr *)&sin, sizeof(sin));
+	struct evconnlistener *l =
+	    evconnlistener_new_bind(base, srv_accept, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+				    (struct sockaddr *)&sin, sizeof(sin));
 	socklen_t slen = sizeof(sin);
 	getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &slen);
 	if (closed_port) {
@@ -230,12 +234,20 @@ static void run_scenario(const char *name, const struct step *script, const char
 		size_t n = 0;
 		for (; lists[t][n] != NULL; n++)
 			r.rcpts[t][n].address = lists[t][n];
-		r.txns[t] = (struct smtp_client_txn){.mail_from = "a@a.test", .rcpts = r.rcpts[t], .rcpt_count = n,
-						    .data = msg1, .len = sizeof(msg1) - 1, .size = t == 1};
+		r.txns[t] = (struct smtp_client_txn){.mail_from = "a@a.test",
+						     .rcpts = r.rcpts[t],
+						     .rcpt_count = n,
+						     .data = msg1,
+						     .len = sizeof(msg1) - 1,
+						     .size = t == 1};
 		r.ntxn++;
 	}
-	struct smtp_client_settings set = {.id = 1, .helo = "mx.a.test", .peer_name = "mx.b.test", .connect_timeout = 5,
-					   .command_timeout = timeout, .greeting_timeout = timeout};
+	struct smtp_client_settings set = {.id = 1,
+					   .helo = "mx.a.test",
+					   .peer_name = "mx.b.test",
+					   .connect_timeout = 5,
+					   .command_timeout = timeout,
+					   .greeting_timeout = timeout};
 	r.cl = smtp_client_new(base, (struct sockaddr *)&sin, sizeof(sin), &set, &cbs, &r);
 	struct timeval guard = {20, 0};
 	event_base_loopexit(base, &guard);
@@ -268,28 +280,29 @@ static void run_scenario(const char *name, const struct step *script, const char
 TEST(pipelining_mixed_and_reuse)
 {
 	static const struct step script[] = {
-		{"", "220 mx.b.test ESMTP"},
-		{"EHLO mx.a.test", EHLO_PIPE},
-		{"MAIL FROM:<a@a.test>", "250 2.1.0 Ok"},
-		{"RCPT TO:<ok@b.test>", "250 2.1.5 Ok"},
-		{"RCPT TO:<no@b.test>", "550 5.1.1 <no@b.test>: unknown"},
-		{"RCPT TO:<later@b.test>", "451 4.2.0 later"},
-		{"DATA", "354 go ahead"},
-		{".", "250 2.0.0 queued"},
-		{"MAIL FROM:<a@a.test> SIZE=43", "250 Ok"}, /* reused: no RSET after success */
-		{"RCPT TO:<two@b.test>", "250 Ok"},
-		{"DATA", "354 go"},
-		{".", "250 ok"},
-		{"QUIT", "221 bye"},
-		{NULL, NULL},
+	    {"", "220 mx.b.test ESMTP"},
+	    {"EHLO mx.a.test", EHLO_PIPE},
+	    {"MAIL FROM:<a@a.test>", "250 2.1.0 Ok"},
+	    {"RCPT TO:<ok@b.test>", "250 2.1.5 Ok"},
+	    {"RCPT TO:<no@b.test>", "550 5.1.1 <no@b.test>: unknown"},
+	    {"RCPT TO:<later@b.test>", "451 4.2.0 later"},
+	    {"DATA", "354 go ahead"},
+	    {".", "250 2.0.0 queued"},
+	    {"MAIL FROM:<a@a.test> SIZE=43", "250 Ok"}, /* reused: no RSET after success */
+	    {"RCPT TO:<two@b.test>", "250 Ok"},
+	    {"DATA", "354 go"},
+	    {".", "250 ok"},
+	    {"QUIT", "221 bye"},
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"ok@b.test", "no@b.test", "later@b.test", NULL};
 	static const char *const r2[] = {"two@b.test", NULL};
 	struct expect want = {
-		.results = "ready pipelining; txn: ok@b.test=ok/2.0.0 no@b.test=perm/5.1.1 later@b.test=temp/4.2.0; "
-			   "txn: two@b.test=ok/2.0.0; closed clean ready code=0",
-		.body = "Subject: x\r\n\r\n..leading dot\r\n...two\r\n..\r\nend\r\n"
-			"Subject: x\r\n\r\n..leading dot\r\n...two\r\n..\r\nend\r\n",
+	    .results =
+		"ready pipelining; txn: ok@b.test=ok/2.0.0 no@b.test=perm/5.1.1 later@b.test=temp/4.2.0; "
+		"txn: two@b.test=ok/2.0.0; closed clean ready code=0",
+	    .body = "Subject: x\r\n\r\n..leading dot\r\n...two\r\n..\r\nend\r\n"
+		    "Subject: x\r\n\r\n..leading dot\r\n...two\r\n..\r\nend\r\n",
 	};
 	run_scenario("pipelining_mixed_and_reuse", script, r1, r2, 0, &want, false);
 	(void)msg1_stuffed;
@@ -298,19 +311,19 @@ TEST(pipelining_mixed_and_reuse)
 TEST(no_pipelining_all_rejected)
 {
 	static const struct step script[] = {
-		{"", "220 mx.b.test ESMTP"},
-		{"EHLO", "250-mx.b.test\n250 8BITMIME"},
-		{"MAIL FROM:<a@a.test>", "250 Ok"},
-		{"RCPT TO:<x@b.test>", "550 5.1.1 no"},
-		{"RCPT TO:<y@b.test>", "553 5.7.1 no"},
-		{"RSET", "250 Ok"},   /* no DATA: nobody to send to */
-		{"QUIT", "221 bye"},
-		{NULL, NULL},
+	    {"", "220 mx.b.test ESMTP"},
+	    {"EHLO", "250-mx.b.test\n250 8BITMIME"},
+	    {"MAIL FROM:<a@a.test>", "250 Ok"},
+	    {"RCPT TO:<x@b.test>", "550 5.1.1 no"},
+	    {"RCPT TO:<y@b.test>", "553 5.7.1 no"},
+	    {"RSET", "250 Ok"}, /* no DATA: nobody to send to */
+	    {"QUIT", "221 bye"},
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"x@b.test", "y@b.test", NULL};
 	struct expect want = {
-		.results = "ready; txn: x@b.test=perm/5.1.1 y@b.test=perm/5.7.1; closed clean ready code=0",
-		.sent = "EHLO mx.a.test|MAIL FROM:<a@a.test>|RCPT TO:<x@b.test>|RCPT TO:<y@b.test>|RSET|QUIT",
+	    .results = "ready; txn: x@b.test=perm/5.1.1 y@b.test=perm/5.7.1; closed clean ready code=0",
+	    .sent = "EHLO mx.a.test|MAIL FROM:<a@a.test>|RCPT TO:<x@b.test>|RCPT TO:<y@b.test>|RSET|QUIT",
 	};
 	run_scenario("no_pipelining_all_rejected", script, r1, NULL, 0, &want, false);
 }
@@ -318,32 +331,33 @@ TEST(no_pipelining_all_rejected)
 TEST(mail_rejected_pipelined)
 {
 	static const struct step script[] = {
-		{"", "220 mx.b.test ESMTP"},
-		{"EHLO", EHLO_PIPE},
-		{"MAIL", "452 4.3.1 insufficient storage"},
-		{"RCPT", "503 5.5.1 need MAIL"},
-		{"DATA", "503 5.5.1 no valid recipients"},
-		{"RSET", "250 Ok"},
-		{"QUIT", "221 bye"},
-		{NULL, NULL},
+	    {"", "220 mx.b.test ESMTP"},
+	    {"EHLO", EHLO_PIPE},
+	    {"MAIL", "452 4.3.1 insufficient storage"},
+	    {"RCPT", "503 5.5.1 need MAIL"},
+	    {"DATA", "503 5.5.1 no valid recipients"},
+	    {"RSET", "250 Ok"},
+	    {"QUIT", "221 bye"},
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"x@b.test", NULL};
-	struct expect want = {.results = "ready pipelining; txn: x@b.test=temp/4.3.1; closed clean ready code=0"};
+	struct expect want = {.results =
+				  "ready pipelining; txn: x@b.test=temp/4.3.1; closed clean ready code=0"};
 	run_scenario("mail_rejected_pipelined", script, r1, NULL, 0, &want, false);
 }
 
 TEST(helo_fallback_and_data_4xx)
 {
 	static const struct step script[] = {
-		{"", "220 old.b.test"},
-		{"EHLO", "502 5.5.2 what?"},
-		{"HELO mx.a.test", "250 old.b.test"},
-		{"MAIL FROM:<a@a.test>", "250 ok"},
-		{"RCPT", "250 ok"},
-		{"DATA", "354 go"},
-		{".", "452 4.3.1 disk full"},
-		{"QUIT", "221 bye"},
-		{NULL, NULL},
+	    {"", "220 old.b.test"},
+	    {"EHLO", "502 5.5.2 what?"},
+	    {"HELO mx.a.test", "250 old.b.test"},
+	    {"MAIL FROM:<a@a.test>", "250 ok"},
+	    {"RCPT", "250 ok"},
+	    {"DATA", "354 go"},
+	    {".", "452 4.3.1 disk full"},
+	    {"QUIT", "221 bye"},
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"x@b.test", NULL};
 	struct expect want = {.results = "ready; txn: x@b.test=temp/4.3.1; closed clean ready code=0",
@@ -355,39 +369,41 @@ TEST(greeting_refused)
 {
 	static const struct step script[] = {{"", "554 5.7.1 go away"}, {"QUIT", "221 bye"}, {NULL, NULL}};
 	static const char *const r1[] = {"x@b.test", NULL};
-	struct expect want = {.results = "closed failed code=554", .reason_has = "said: 554 5.7.1 go away (in reply to the initial greeting)"};
+	struct expect want = {.results = "closed failed code=554",
+			      .reason_has = "said: 554 5.7.1 go away (in reply to the initial greeting)"};
 	run_scenario("greeting_refused", script, r1, NULL, 0, &want, false);
 }
 
 TEST(lost_after_data)
 {
 	static const struct step script[] = {
-		{"", "220 mx.b.test"},
-		{"EHLO", EHLO_PIPE},
-		{"MAIL", "250 ok"},
-		{"RCPT TO:<x@b.test>", "250 ok"},
-		{"RCPT TO:<y@b.test>", "550 5.1.1 no"},
-		{"DATA", "354 go"},
-		{".", "<close>"},
-		{NULL, NULL},
+	    {"", "220 mx.b.test"},
+	    {"EHLO", EHLO_PIPE},
+	    {"MAIL", "250 ok"},
+	    {"RCPT TO:<x@b.test>", "250 ok"},
+	    {"RCPT TO:<y@b.test>", "550 5.1.1 no"},
+	    {"DATA", "354 go"},
+	    {".", "<close>"},
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"x@b.test", "y@b.test", NULL};
-	struct expect want = {.results = "ready pipelining; txn: x@b.test=temp/4.4.2 y@b.test=perm/5.1.1; closed failed ready code=0",
-			      .reason_has = "lost connection with mx.b.test[127.0.0.1] while sending the message"};
+	struct expect want = {
+	    .results =
+		"ready pipelining; txn: x@b.test=temp/4.4.2 y@b.test=perm/5.1.1; closed failed ready code=0",
+	    .reason_has = "lost connection with mx.b.test[127.0.0.1] while sending the message"};
 	run_scenario("lost_after_data", script, r1, NULL, 0, &want, false);
 }
 
 TEST(shutdown_421)
 {
 	static const struct step script[] = {
-		{"", "220 mx.b.test"},
-		{"EHLO", "250-mx\n250 PIPELINING"},
-		{"MAIL", "421 4.3.2 shutting down"},
-		{"RCPT", "<close>"}, /* the pipelined rest arrives as the server closes */
-		{NULL, NULL},
+	    {"", "220 mx.b.test"}, {"EHLO", "250-mx\n250 PIPELINING"}, {"MAIL", "421 4.3.2 shutting down"},
+	    {"RCPT", "<close>"}, /* the pipelined rest arrives as the server closes */
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"x@b.test", NULL};
-	struct expect want = {.results = "ready pipelining; txn: x@b.test=temp/4.4.2; closed failed ready code=421",
+	struct expect want = {.results =
+				  "ready pipelining; txn: x@b.test=temp/4.4.2; closed failed ready code=421",
 			      .reason_has = "421 4.3.2 shutting down"};
 	run_scenario("shutdown_421", script, r1, NULL, 0, &want, false);
 }
@@ -395,10 +411,10 @@ TEST(shutdown_421)
 TEST(timeout)
 {
 	static const struct step script[] = {
-		{"", "220 mx.b.test"},
-		{"EHLO", "250 mx"},
-		{"MAIL", NULL}, /* never answers */
-		{NULL, NULL},
+	    {"", "220 mx.b.test"},
+	    {"EHLO", "250 mx"},
+	    {"MAIL", NULL}, /* never answers */
+	    {NULL, NULL},
 	};
 	static const char *const r1[] = {"x@b.test", NULL};
 	struct expect want = {.results = "ready; txn: x@b.test=temp/4.4.2; closed failed ready code=0",

@@ -24,19 +24,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_REPLY_LINE_MAX 4096  /* RFC 5321 4.5.3.1.5 says 512; be liberal */
+#define SMTP_REPLY_LINE_MAX 4096 /* RFC 5321 4.5.3.1.5 says 512; be liberal */
 #define SMTP_REPLY_LINES_MAX 1000
 #define SMTP_REPLY_TEXT_MAX 4096
 
 struct smtp_reply {
-	unsigned code;            /* 200..599 */
-	char enh[16];             /* "5.1.1" when the first line starts with an
-				     enhanced status code of the same class (RFC 3463), else "" */
+	unsigned code;			    /* 200..599 */
+	char enh[16];			    /* "5.1.1" when the first line starts with an
+					       enhanced status code of the same class (RFC 3463), else "" */
 	char text[SMTP_REPLY_TEXT_MAX + 1]; /* the lines' texts (after "NNN-"/"NNN "),
 				     joined with '\n', NUL-terminated */
 	size_t text_len;
 	size_t lines;
-	bool truncated;           /* text was cut at SMTP_REPLY_TEXT_MAX */
+	bool truncated; /* text was cut at SMTP_REPLY_TEXT_MAX */
 };
 
 struct smtp_reply_parser {
@@ -81,7 +81,7 @@ struct smtp_ehlo {
 	bool enhancedstatuscodes;
 	bool dsn;
 	bool size_set;
-	uint64_t size;            /* SIZE n: 0 = no fixed limit (RFC 1870) */
+	uint64_t size; /* SIZE n: 0 = no fixed limit (RFC 1870) */
 };
 
 /* Reads the keywords of an EHLO reply (every line after the first;

@@ -38,7 +38,8 @@ static void run(const char *in, size_t len, unsigned seed, struct buf *out)
 			smtp_reply_format(&p.reply, f, sizeof(f));
 			struct smtp_ehlo e;
 			smtp_ehlo_parse(&p.reply, &e);
-			if (strlen(p.reply.text) != p.reply.text_len || p.reply.code < 200 || p.reply.code > 559)
+			if (strlen(p.reply.text) != p.reply.text_len || p.reply.code < 200 ||
+			    p.reply.code > 559)
 				abort();
 			buf_printf(out, "R%u|%s|%zu|", p.reply.code, p.reply.enh, p.reply.text_len);
 			buf_append(out, p.reply.text, p.reply.text_len);

@@ -14,32 +14,36 @@ static const struct {
 	const char *in;
 	const char *want; /* replies as "CODE|ENH|TEXT" joined by " // ", or "ERR:text" after them */
 } cases[] = {
-	{"220 mx.example ESMTP\r\n", "220||mx.example ESMTP"},
-	{"250 2.1.0 Ok\r\n", "250|2.1.0|2.1.0 Ok"},
-	{"550 5.1.1 <bob@b.test>: Recipient address rejected\r\n", "550|5.1.1|5.1.1 <bob@b.test>: Recipient address rejected"},
-	{"250-mx.b.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n", "250||mx.b.test\nPIPELINING\n8BITMIME"},
-	{"354\r\n", "354||"},
-	{"250 \r\n", "250||"},
-	{"250-\r\n250 x\r\n", "250||\nx"},
-	{"250 ok\n", "250||ok"},                                   /* bare LF */
-	{"250-a\n250 b\r\n", "250||a\nb"},
-	{"451 4.7.1 try later\r\n250 ok\r\n", "451|4.7.1|4.7.1 try later // 250||ok"},
-	{"250 2.0.0\r\n", "250|2.0.0|2.0.0"},
-	{"250 5.0.0 wrong class\r\n", "250||5.0.0 wrong class"},   /* enh of another class is text */
-	{"550 5.1.1234 x\r\n", "550||5.1.1234 x"},
-	{"550 5.1 x\r\n", "550||5.1 x"},
-	{"550 5.10.10 x\r\n", "550|5.10.10|5.10.10 x"},
-	{"250 a\tb\x01" "c\r\n", "250||a\tb?c"},
-	{"250 partial", ""},                                        /* incomplete: nothing yet */
-	{"250-first\r\n", ""},
-	{"abc\r\n", "ERR:malformed reply: a line does not start with a reply code"},
-	{"25\r\n", "ERR:malformed reply: a line does not start with a reply code"},
-	{"650 x\r\n", "ERR:malformed reply: a line does not start with a reply code"},
-	{"260 x\r\n", "ERR:malformed reply: a line does not start with a reply code"},
-	{"250x\r\n", "ERR:malformed reply: no space or hyphen after the reply code"},
-	{"250-a\r\n251 b\r\n", "ERR:malformed reply: lines of one reply have different codes"},
-	{"\r\n", "ERR:malformed reply: a line does not start with a reply code"},
-	{"220 hi\r\n550 no\r\nxyz\r\n", "220||hi // 550||no // ERR:malformed reply: a line does not start with a reply code"},
+    {"220 mx.example ESMTP\r\n", "220||mx.example ESMTP"},
+    {"250 2.1.0 Ok\r\n", "250|2.1.0|2.1.0 Ok"},
+    {"550 5.1.1 <bob@b.test>: Recipient address rejected\r\n",
+     "550|5.1.1|5.1.1 <bob@b.test>: Recipient address rejected"},
+    {"250-mx.b.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n", "250||mx.b.test\nPIPELINING\n8BITMIME"},
+    {"354\r\n", "354||"},
+    {"250 \r\n", "250||"},
+    {"250-\r\n250 x\r\n", "250||\nx"},
+    {"250 ok\n", "250||ok"}, /* bare LF */
+    {"250-a\n250 b\r\n", "250||a\nb"},
+    {"451 4.7.1 try later\r\n250 ok\r\n", "451|4.7.1|4.7.1 try later // 250||ok"},
+    {"250 2.0.0\r\n", "250|2.0.0|2.0.0"},
+    {"250 5.0.0 wrong class\r\n", "250||5.0.0 wrong class"}, /* enh of another class is text */
+    {"550 5.1.1234 x\r\n", "550||5.1.1234 x"},
+    {"550 5.1 x\r\n", "550||5.1 x"},
+    {"550 5.10.10 x\r\n", "550|5.10.10|5.10.10 x"},
+    {"250 a\tb\x01"
+     "c\r\n",
+     "250||a\tb?c"},
+    {"250 partial", ""}, /* incomplete: nothing yet */
+    {"250-first\r\n", ""},
+    {"abc\r\n", "ERR:malformed reply: a line does not start with a reply code"},
+    {"25\r\n", "ERR:malformed reply: a line does not start with a reply code"},
+    {"650 x\r\n", "ERR:malformed reply: a line does not start with a reply code"},
+    {"260 x\r\n", "ERR:malformed reply: a line does not start with a reply code"},
+    {"250x\r\n", "ERR:malformed reply: no space or hyphen after the reply code"},
+    {"250-a\r\n251 b\r\n", "ERR:malformed reply: lines of one reply have different codes"},
+    {"\r\n", "ERR:malformed reply: a line does not start with a reply code"},
+    {"220 hi\r\n550 no\r\nxyz\r\n",
+     "220||hi // 550||no // ERR:malformed reply: a line does not start with a reply code"},
 };
 
 /* Runs the parser over in, cut into pieces of `piece` bytes (0 = one
@@ -169,15 +173,16 @@ static const struct {
 	const char *in;
 	const char *want;
 } ehlo_cases[] = {
-	{"250-mx.b.test Hello\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"
-	 "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 CHUNKING\r\n",
-	 "pipelining starttls 8bitmime smtputf8 chunking enh dsn size=10240000"},
-	{"250 mx.b.test\r\n", ""},
-	{"250-PIPELINING\r\n250 8BITMIME\r\n", "8bitmime"}, /* the first line is the greeting */
-	{"250-x\r\n250-size\r\n250 pipelining\r\n", "pipelining size=0"},
-	{"250-x\r\n250-SIZE abc\r\n250 SIZEX\r\n", "size=0"},
-	{"250-x\r\n250-SIZE=100\r\n250 AUTH=LOGIN PLAIN\r\n", "size=0"},
-	{"250-x\r\n250-  STARTTLS  \r\n250 SIZE 99999999999999999999999\r\n", "starttls size=0"},
+    {"250-mx.b.test Hello\r\n250-PIPELINING\r\n250-SIZE "
+     "10240000\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"
+     "250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 CHUNKING\r\n",
+     "pipelining starttls 8bitmime smtputf8 chunking enh dsn size=10240000"},
+    {"250 mx.b.test\r\n", ""},
+    {"250-PIPELINING\r\n250 8BITMIME\r\n", "8bitmime"}, /* the first line is the greeting */
+    {"250-x\r\n250-size\r\n250 pipelining\r\n", "pipelining size=0"},
+    {"250-x\r\n250-SIZE abc\r\n250 SIZEX\r\n", "size=0"},
+    {"250-x\r\n250-SIZE=100\r\n250 AUTH=LOGIN PLAIN\r\n", "size=0"},
+    {"250-x\r\n250-  STARTTLS  \r\n250 SIZE 99999999999999999999999\r\n", "starttls size=0"},
 };
 
 TEST(ehlo)

@@ -12,10 +12,11 @@ int sq_queue_due_ids(struct store *st, time_t now, int64_t after_id, size_t limi
 		     size_t *count_r, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	sqlite3_stmt *q = sdb_q(&s->db,
-				"SELECT DISTINCT queue_id FROM queue_rcpts WHERE state = 0 AND next_attempt <= ?"
-				" AND queue_id > ? ORDER BY queue_id LIMIT ?",
-				"iii", (int64_t)now, after_id, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
+	sqlite3_stmt *q =
+	    sdb_q(&s->db,
+		  "SELECT DISTINCT queue_id FROM queue_rcpts WHERE state = 0 AND next_attempt <= ?"
+		  " AND queue_id > ? ORDER BY queue_id LIMIT ?",
+		  "iii", (int64_t)now, after_id, (int64_t)(limit > INT64_MAX ? INT64_MAX : limit));
 	int64_t *v = NULL;
 	size_t n = 0, cap = 0;
 	int r = q ? 1 : -1;
@@ -50,7 +51,8 @@ int sq_queue_flags(struct store *st, int64_t queue_id, uint32_t *flags_r, const 
 int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	int r = sdb_do(&s->db, "UPDATE queue SET flags = flags | ? WHERE id = ?", "ii", (int64_t)flags, queue_id);
+	int r =
+	    sdb_do(&s->db, "UPDATE queue SET flags = flags | ? WHERE id = ?", "ii", (int64_t)flags, queue_id);
 	if (r < 0)
 		return sq_fail(s, error_r, "queue flags");
 	if (r == 0)
@@ -61,7 +63,9 @@ int sq_queue_set_flags(struct store *st, int64_t queue_id, uint32_t flags, const
 int sq_queue_mark_bounced(struct store *st, int64_t queue_id, const char **error_r)
 {
 	struct sq_store *s = sq(st);
-	if (sdb_do(&s->db, "UPDATE queue_rcpts SET next_attempt = 1 WHERE queue_id = ? AND state = 2 AND next_attempt = 0",
+	if (sdb_do(&s->db,
+		   "UPDATE queue_rcpts SET next_attempt = 1 WHERE queue_id = ? AND state = 2 AND "
+		   "next_attempt = 0",
 		   "i", queue_id) < 0)
 		return sq_fail(s, error_r, "queue bounce mark");
 	return 0;
