@@ -65,7 +65,12 @@ class Server:
         if kinds is None:
             # Every service this build has: `init` writes a listener for each.
             kinds = re.findall(r"^listen (\S+)", text, flags=re.M)
-        self.ports = {k: (fixed_ports or {}).get(k) or free_port(host) for k in kinds}
+        self.ports = {}
+        for k in kinds:
+            port = (fixed_ports or {}).get(k) or free_port(host)
+            while port in self.ports.values():  # the kernel may hand out a port twice
+                port = free_port(host)
+            self.ports[k] = port
         text = re.sub(r"^listen .*\n", "", text, flags=re.M)
         for kind, port in self.ports.items():
             text += f"listen {kind} {'[' + host + ']' if ':' in host else host}:{port}\n"
