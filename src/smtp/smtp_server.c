@@ -579,6 +579,12 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_count_error(s);
 		return;
 	}
+	if (t->bdat_started) {
+		/* The first chunk fixed the Received header and the recipients. */
+		smtp_reply(s, "503 5.5.1 Error: RCPT after BDAT");
+		smtp_count_error(s);
+		return;
+	}
 	const struct config *cfg = s->srv->cfg;
 	if (t->rcpt_count >= cfg->max_recipients) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
@@ -982,7 +988,7 @@ static bool read_body(struct smtp_session *s)
 {
 	struct evbuffer *in = conn_input(s->c);
 	struct smtp_txn *t = &s->txn;
-	while (evbuffer_get_length(in) > 0) {
+	for (;;) {
 		if (t->bdat_discard_last) {
 			size_t n = evbuffer_get_length(in);
 			if (n > t->discard_left)
@@ -992,14 +998,18 @@ static bool read_body(struct smtp_session *s)
 			if (t->discard_left > 0)
 				return false;
 			t->bdat_discard_last = false;
-			smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
+			/* Like DATA without recipients: the MAIL still holds. */
+			smtp_enter_state(s, t->have_mail ? SMTP_STATE_MAIL : s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
 			smtp_reply(s, t->have_mail ? "554 5.5.1 Error: no valid recipients"
 						   : "503 5.5.1 Error: need MAIL command");
 			smtp_count_error(s);
 			return true;
 		}
-		struct evbuffer_iovec v;
-		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		/* With no input the decoder still runs once: an empty BDAT chunk
+		 * ("BDAT 0 LAST") is complete without a byte. */
+		static char nothing[1];
+		struct evbuffer_iovec v = {nothing, 0};
+		if (evbuffer_get_length(in) > 0 && evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return false;
 		size_t consumed = 0;
 		int r = smtp_data_parse(&t->decoder, v.iov_base, v.iov_len, &consumed, &t->data);
@@ -1016,9 +1026,8 @@ static bool read_body(struct smtp_session *s)
 			return s->state != SMTP_STATE_WAIT;
 		}
 		if (consumed == 0)
-			return false; /* cannot happen: out is sized for the maximum */
+			return false; /* no input (out is sized for the maximum) */
 	}
-	return false;
 }
 
 static void smtp_read(struct conn *c, void *session)

@@ -1,0 +1,223 @@
+"""Hostile SMTP clients against the real daemon: absurd sizes and counts,
+over-long lines in every state, NUL bytes, clients that never read, that
+vanish at the worst moment, or that connect and leave in a loop.
+
+Each test expects an exact reply or a clean close, and then checks that the
+server still serves (a normal delivery on a new connection). Nothing here
+measures time: waits only bound how long a broken server may take to fail.
+"""
+import base64
+import os
+import socket
+import smtplib
+import time
+
+import pytest
+
+from conftest import PASSWORD, client_tls_context, message
+
+
+class Client:
+    """A raw SMTP client: bytes out, replies in, no politeness."""
+
+    def __init__(self, server, kind="smtp", timeout=20):
+        self.sock = socket.create_connection(("127.0.0.1", server.ports[kind]), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def reply(self):
+        """One (possibly multi-line) reply: (code, [lines])."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed; got " + repr(self.buf))
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("utf-8", "replace"))
+            if len(line) < 4 or line[3:4] != b"-":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.send(line + (b"\r\n" if isinstance(line, bytes) else "\r\n"))
+        return self.reply()
+
+    def expect(self, line, code, enh=None):
+        got, lines = self.cmd(line)
+        assert got == code, (line, lines)
+        if enh is not None:
+            assert lines[-1][4:].startswith(enh), (line, lines)
+        return lines
+
+    def closed(self):
+        """True once the server has closed the connection (after any
+        replies still buffered)."""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+def greeted(server, kind="smtp", ehlo=True):
+    c = Client(server, kind)
+    assert c.reply()[0] == 220
+    if ehlo:
+        assert c.cmd("EHLO client.test")[0] == 250
+    return c
+
+
+def still_serves(server, subject="after"):
+    """A normal delivery on a fresh connection, and it is stored."""
+    with smtplib.SMTP("127.0.0.1", server.ports["smtp"], timeout=30) as s:
+        s.sendmail("check@remote.test", ["bob@example.test"], message(subject, to="bob@example.test"))
+    assert any(subject.encode() in m for m in server.export("bob@example.test"))
+
+
+def worker_rss_kb(server):
+    [pid] = server.worker_pids()
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def plain(user, password):
+    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+
+
+def submission_tls(server):
+    """A raw submission client after STARTTLS and EHLO."""
+    c = greeted(server, "submission")
+    assert c.cmd("STARTTLS")[0] == 220
+    c.sock = client_tls_context().wrap_socket(c.sock, server_hostname="mx.example.test")
+    assert c.cmd("EHLO client.test")[0] == 250
+    return c
+
+
+# ---- BDAT (RFC 3030) -------------------------------------------------------
+
+def test_bdat_zero_last_ends_the_message(server):
+    """BDAT 0 LAST carries no bytes: the reply must come without more input."""
+    c = greeted(server)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    body = b"Subject: zero last\r\n\r\nbody\r\n"
+    c.send(b"BDAT %d\r\n" % len(body) + body)
+    assert c.reply()[0] == 250
+    c.expect("BDAT 0 LAST", 250, "2.0.0")
+    c.expect("QUIT", 221)
+    [m] = server.export("alice@example.test")
+    assert b"Subject: zero last" in m
+
+
+def test_bdat_zero_without_recipients(server):
+    c = greeted(server)
+    c.expect("BDAT 0 LAST", 503, "5.5.1")
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("BDAT 0", 554, "5.5.1")
+    c.expect("NOOP", 250)
+
+
+@pytest.mark.parametrize("arg", ["-1", "+5", "0x10", "1e3", "18446744073709551616", "99999999999999999999999",
+                                 "5 LASTX", "5 LAST LAST", "LAST", "5\x0bLAST"])
+def test_bdat_junk_sizes_close(server, arg):
+    """Without a size that can be trusted the chunk's end is unknown: reply and close."""
+    c = greeted(server)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    code, lines = c.cmd("BDAT " + arg)
+    assert code == 501 and "5.5.4" in lines[0], lines
+    assert c.closed()
+    still_serves(server)
+
+
+def test_bdat_huge_size_is_read_and_refused(make_server):
+    """A chunk bigger than the limit is consumed (framing kept) and refused at the end."""
+    srv = make_server(extra_config="max_message_size 10K\n")
+    srv.add_user("alice@example.test")
+    srv.add_user("bob@example.test")
+    srv.start()
+    c = greeted(srv)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    n = 3 * 1024 * 1024
+    c.send(b"BDAT %d LAST\r\n" % n)
+    chunk = b"x" * 1022 + b"\r\n"
+    for _ in range(n // len(chunk)):
+        c.send(chunk)
+    c.send(b"y" * (n % len(chunk)))
+    code, lines = c.reply()
+    assert code == 552 and "5.3.4" in lines[0], lines
+    c.expect("NOOP", 250)
+    assert srv.export("alice@example.test") == []
+    still_serves(srv)
+
+
+def test_bdat_absurd_size_then_disconnect(server):
+    """A refused BDAT chunk of an absurd size is skipped byte by byte; the
+    session stays usable only by closing, which must not hurt the server."""
+    c = greeted(server)
+    c.send(b"BDAT 18446744073709551615 LAST\r\n" + b"z" * 100000)
+    c.close()
+    still_serves(server)
+
+
+def test_data_after_bdat_and_rcpt_after_bdat(server):
+    c = greeted(server)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.send(b"BDAT 5\r\nHello")
+    assert c.reply()[0] == 250
+    c.expect("DATA", 503, "5.5.1")
+    c.expect("RCPT TO:<bob@example.test>", 503, "5.5.1")
+    c.send(b"BDAT 2 LAST\r\n\r\n")
+    assert c.reply()[0] == 250
+    assert len(server.export("alice@example.test")) == 1
+    assert server.export("bob@example.test") == []
+
+
+def test_rset_in_the_middle_of_bdat(server):
+    c = greeted(server)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.send(b"BDAT 5\r\nHello")
+    assert c.reply()[0] == 250
+    c.expect("RSET", 250)
+    c.send(b"BDAT 3 LAST\r\nabc")
+    code, lines = c.reply()
+    assert code == 503 and "5.5.1" in lines[0], lines
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    body = b"Subject: after rset\r\n\r\nx\r\n"
+    c.send(b"BDAT %d LAST\r\n" % len(body) + body)
+    assert c.reply()[0] == 250
+    [m] = server.export("alice@example.test")
+    assert b"Hello" not in m and b"after rset" in m
+
+
+def test_bdat_after_failed_rcpt_keeps_the_transaction(server):
+    """All recipients refused: the chunk is skipped with 554, MAIL still holds."""
+    c = greeted(server)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<nobody@example.test>", 550)
+    c.send(b"BDAT 4\r\nMAIL")
+    code, lines = c.reply()
+    assert code == 554 and "5.5.1" in lines[0], lines
+    c.expect("MAIL FROM:<y@remote.test>", 503, "5.5.1")
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.send(b"BDAT 3 LAST\r\nx\r\n")
+    assert c.reply()[0] == 250
+    assert len(server.export("alice@example.test")) == 1
