@@ -811,3 +811,28 @@ def test_idle_connection_closed_and_server_survives_garbage(srv):
     for junk in (b"\x00\x01\x02\xff" * 100, b"\r\n" * 1000, os.urandom(5000)):
         raw_exchange(srv, junk)
     assert Web(srv).get("/api/session").status == 401
+
+
+def test_sent_mail_is_dkim_signed(make_server):
+    """Mail sent from the webmail is signed like submitted mail."""
+    dkim = pytest.importorskip("dkim")
+    from test_dkim_cli import records
+    s = make_server("dkim")
+    s.add_user(ALICE)
+    s.add_user(BOB)
+    s.run(["dkim", "keygen", DOMAIN])
+    published = records(s.run(["dkim", "list"]).stdout)
+    s.start()
+    w = Web(s)
+    assert w.login(ALICE).status == 200
+    r = w.post("/api/send", {"to": BOB, "subject": "Signed from the web", "text": "Hello  Bob,\n\nsee you.\n"})
+    assert r.status == 200, r
+    [got] = s.export(BOB)
+    got = got.replace(b"\n", b"\r\n")
+    assert got.count(b"DKIM-Signature:") == 2
+
+    def dnsfunc(name, timeout=5):
+        return published.get(name.decode().rstrip(".") + ".", "").encode()
+
+    for index in (0, 1):
+        assert dkim.DKIM(got).verify(idx=index, dnsfunc=dnsfunc), f"signature {index} does not verify"
