@@ -186,7 +186,10 @@ void cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 		imap_done(s, cmd, "NO", "[NONEXISTENT] Mailbox doesn't exist.");
 		goto out;
 	}
-	if (strcmp(to, "INBOX") == 0 || (r > 0 && store_mailbox_get(s->srv->store, s->user_id, to, &mb, &error) > 0)) {
+	struct store_mailbox target = {0};
+	int exists = r > 0 ? store_mailbox_get(s->srv->store, s->user_id, to, &target, &error) : 0;
+	store_mailbox_clear(&target);
+	if (strcmp(to, "INBOX") == 0 || exists > 0) {
 		imap_done(s, cmd, "NO", "[ALREADYEXISTS] Target mailbox already exists.");
 		goto out;
 	}

@@ -97,8 +97,10 @@ static void recent_add(struct imap_selected *sel, uint32_t lo, uint32_t hi)
 {
 	if (lo > hi)
 		return;
-	if (sel->recent_count > 0 && sel->recent[sel->recent_count - 1].hi + 1 == lo) {
-		sel->recent[sel->recent_count - 1].hi = hi;
+	/* Takes are monotonic: merge with the last range when they touch. */
+	if (sel->recent_count > 0 && lo <= sel->recent[sel->recent_count - 1].hi + 1) {
+		if (hi > sel->recent[sel->recent_count - 1].hi)
+			sel->recent[sel->recent_count - 1].hi = hi;
 		return;
 	}
 	sel->recent = xreallocarray(sel->recent, sel->recent_count + 1, sizeof(*sel->recent));
@@ -339,11 +341,11 @@ int imap_sync_open(struct imap_session *s, struct imap_selected *sel, const stru
 		   const char **error_r)
 {
 	struct store *st = s->srv->store;
-	uint32_t first_recent = UINT32_MAX;
+	uint32_t first_recent = UINT32_MAX, recent_next = 0;
 	/* Take \Recent first, then read the mailbox and the UIDs: a message
-	 * delivered meanwhile is then in the map (maybe also recent elsewhere),
-	 * never lost between the two reads. */
-	if (!sel->readonly && store_mailbox_take_recent(st, mb0->id, &first_recent, error_r) < 0)
+	 * delivered meanwhile is then in the map, and recent for whoever takes
+	 * it next (our range ends at the UIDNEXT the mark moved to). */
+	if (!sel->readonly && store_mailbox_take_recent(st, mb0->id, &first_recent, &recent_next, error_r) < 0)
 		return -1;
 	struct store_mailbox mb = {0};
 	int r = store_mailbox_get_by_id(st, mb0->id, &mb, error_r);
@@ -368,10 +370,12 @@ int imap_sync_open(struct imap_session *s, struct imap_selected *sel, const stru
 	sel->modseq = mb.highestmodseq;
 	sel->keywords = xstrdup(mb.keywords ? mb.keywords : "");
 	/* EXAMINE shows \Recent without taking it. */
-	if (sel->readonly)
+	if (sel->readonly) {
 		first_recent = mb.first_recent_uid;
-	if (first_recent < sel->uidnext)
-		recent_add(sel, first_recent, sel->uidnext - 1);
+		recent_next = sel->uidnext;
+	}
+	if (first_recent < recent_next)
+		recent_add(sel, first_recent, recent_next - 1);
 	store_mailbox_clear(&mb);
 	return 0;
 }
@@ -510,9 +514,9 @@ void imap_sync(struct imap_session *s, unsigned flags)
 		}
 	}
 	if (added > 0) {
-		uint32_t first = UINT32_MAX;
+		uint32_t first = UINT32_MAX, next = sel->uidnext;
 		if (!sel->readonly) {
-			if (store_mailbox_take_recent(s->srv->store, sel->id, &first, &error) < 0)
+			if (store_mailbox_take_recent(s->srv->store, sel->id, &first, &next, &error) < 0)
 				first = UINT32_MAX;
 		} else {
 			struct store_mailbox mb = {0};
@@ -520,8 +524,10 @@ void imap_sync(struct imap_session *s, unsigned flags)
 				first = mb.first_recent_uid;
 			store_mailbox_clear(&mb);
 		}
-		if (first != UINT32_MAX)
-			recent_add(sel, first > old_next ? first : old_next, sel->uidnext - 1);
+		/* What this take claimed; UIDs not in the map yet become recent
+		 * when they arrive. */
+		if (first != UINT32_MAX && next > 0)
+			recent_add(sel, first > old_next ? first : old_next, next - 1);
 		imap_printf(s, "* %zu EXISTS\r\n", sel->count);
 		if (!s->rev2)
 			imap_printf(s, "* %u RECENT\r\n", imap_recent_count(sel));

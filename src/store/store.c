@@ -977,11 +977,13 @@ int store_mailbox_subscriptions(struct store *st, int64_t user_id, char ***names
 }
 
 int store_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r,
-			      const char **error_r)
+			      uint32_t *next_uid_r, const char **error_r)
 {
 	if (writable(st, error_r) < 0)
 		return -1;
-	return st->ops->mailbox_take_recent(st, mailbox_id, first_recent_uid_r, error_r);
+	uint32_t next;
+	return st->ops->mailbox_take_recent(st, mailbox_id, first_recent_uid_r, next_uid_r ? next_uid_r : &next,
+					    error_r);
 }
 
 /* ---- Messages --------------------------------------------------------- */

@@ -230,9 +230,12 @@ int store_mailbox_subscribe(struct store *st, int64_t user_id, const char *name,
 			    const char **error_r);
 int store_mailbox_subscriptions(struct store *st, int64_t user_id, char ***names_r, const char **error_r);
 /* \Recent for IMAP4rev1: returns the first UID not yet seen by any session
- * that takes recent (SELECT, not EXAMINE) and moves the mark to UIDNEXT. */
+ * that takes recent (SELECT, not EXAMINE) and moves the mark to UIDNEXT,
+ * in one transaction; *next_uid_r (if not NULL) gets that UIDNEXT. The
+ * caller's recent messages are exactly [*first_recent_uid_r, *next_uid_r):
+ * no other caller gets any of them. */
 int store_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r,
-			      const char **error_r);
+			      uint32_t *next_uid_r, const char **error_r);
 
 /* ---- Messages --------------------------------------------------------- */
 

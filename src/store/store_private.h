@@ -100,7 +100,7 @@ struct store_ops {
 				 const char **error_r);
 	int (*mailbox_subscriptions)(struct store *st, int64_t user_id, char ***names_r,
 				     const char **error_r);
-	int (*mailbox_take_recent)(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r,
+	int (*mailbox_take_recent)(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r, uint32_t *next_uid_r,
 				   const char **error_r);
 	int (*mailbox_uids)(struct store *st, int64_t mailbox_id, uint32_t **uids_r, size_t *count_r,
 			    const char **error_r);

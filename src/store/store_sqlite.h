@@ -167,7 +167,7 @@ int sq_mailbox_rename(struct store *st, int64_t user_id, const char *from, const
 int sq_mailbox_subscribe(struct store *st, int64_t user_id, const char *name, bool subscribe,
 			 const char **error_r);
 int sq_mailbox_subscriptions(struct store *st, int64_t user_id, char ***names_r, const char **error_r);
-int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r,
+int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r, uint32_t *next_uid_r,
 			   const char **error_r);
 
 int sq_mailbox_uids(struct store *st, int64_t mailbox_id, uint32_t **uids_r, size_t *count_r,

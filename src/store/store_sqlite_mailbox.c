@@ -326,12 +326,12 @@ int sq_mailbox_subscriptions(struct store *st, int64_t user_id, char ***names_r,
 	return 0;
 }
 
-int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r,
+int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first_recent_uid_r, uint32_t *next_uid_r,
 			   const char **error_r)
 {
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
-	int64_t first;
+	int64_t first, next = 0;
 	if (sdb_begin(db) < 0)
 		return sq_fail(s, error_r, "take recent");
 	int r = sdb_i64(db, &first, "SELECT first_recent_uid FROM mailboxes WHERE id = ?", "i", mailbox_id);
@@ -342,10 +342,12 @@ int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first
 	if (r < 0 ||
 	    sdb_do(db, "UPDATE mailboxes SET first_recent_uid = uidnext, recent = 0 WHERE id = ?", "i",
 		   mailbox_id) < 0 ||
+	    sdb_i64(db, &next, "SELECT uidnext FROM mailboxes WHERE id = ?", "i", mailbox_id) <= 0 ||
 	    sq_commit(s) < 0) {
 		sdb_rollback(db);
 		return sq_fail(s, error_r, "take recent");
 	}
 	*first_recent_uid_r = (uint32_t)first;
+	*next_uid_r = (uint32_t)next;
 	return 0;
 }

@@ -534,9 +534,11 @@ TEST(mailboxes)
 	CHECK_INT(store_mailbox_get_by_id(st, sent, &mb, &err), 1);
 	CHECK_INT(mb.recent, 1);
 	store_mailbox_clear(&mb);
-	CHECK_INT(store_mailbox_take_recent(st, sent, &first, &err), 0);
+	uint32_t next;
+	CHECK_INT(store_mailbox_take_recent(st, sent, &first, &next, &err), 0);
 	CHECK_INT(first, 1);
-	CHECK_INT(store_mailbox_take_recent(st, sent, &first, &err), 0);
+	CHECK_INT(next, 2);
+	CHECK_INT(store_mailbox_take_recent(st, sent, &first, NULL, &err), 0);
 	CHECK_INT(first, 2);
 	CHECK_INT(store_mailbox_get_by_id(st, sent, &mb, &err), 1);
 	CHECK_INT(mb.recent, 0);
