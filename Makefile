@@ -32,7 +32,7 @@ TEST_BIN = $(TEST_SRC:%.c=$(BUILD)/%)
 FUZZ_SRC = $(wildcard src/*/*_fuzz.c)
 # The webmail's front end: every file under web/, embedded into the binary
 # as a generated C file (scripts/webembed.c, built with the host compiler).
-WEB_FILES = $(shell find web -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort)
+WEB_FILES = $(shell find web -type f ! -name '.*' ! -path '*/node_modules/*' 2>/dev/null | LC_ALL=C sort)
 LIB_OBJ += $(BUILD)/gen/web_assets.o
 
 .PHONY: all run test unit integration asan ubsan fuzz fuzz-short lint fmt clean deps bench web browser-deps FORCE
