@@ -37,7 +37,8 @@ struct edit {
 	size_t cte_offset, cte_size; /* the Content-Transfer-Encoding field (absolute) */
 };
 
-static void collect_binary(const struct mime_message *msg, const struct mime_part *p, struct edit **v, size_t *n)
+static void collect_binary(const struct mime_message *msg, const struct mime_part *p, struct edit **v,
+			   size_t *n)
 {
 	for (; p != NULL; p = p->next) {
 		if (p->flags & (MIME_PART_MULTIPART | MIME_PART_MESSAGE)) {
@@ -169,7 +170,8 @@ static void stored_cb(void *arg, struct store_delivery *d, int result)
 			buf_printf(&b, "%s%u", i ? "," : "", uids[i]);
 	free(uids);
 	log_session(s->c->id, "imap append messages=%zu uids=%s", ctx->count, buf_cstr(&b));
-	imap_done(s, cmd, "OK", "[APPENDUID %u %s] Append completed.", ctx->msgs[0].rcpt.uidvalidity, buf_cstr(&b));
+	imap_done(s, cmd, "OK", "[APPENDUID %u %s] Append completed.", ctx->msgs[0].rcpt.uidvalidity,
+		  buf_cstr(&b));
 	buf_free(&b);
 }
 
@@ -250,7 +252,8 @@ static int resolve_url(struct imap_session *s, const char *url, struct buf *out)
 	uint64_t poff = 0, plen = UINT64_MAX;
 	char *section = NULL;
 	int r = -1;
-	if (url_param(&p, ";UIDVALIDITY=", &v, &n) && (strn_to_u32(v, n, &uidvalidity) < 0 || uidvalidity == 0))
+	if (url_param(&p, ";UIDVALIDITY=", &v, &n) &&
+	    (strn_to_u32(v, n, &uidvalidity) < 0 || uidvalidity == 0))
 		goto out;
 	if (!url_param(&p, "/;UID=", &v, &n) || strn_to_u32(v, n, &uid) < 0 || uid == 0)
 		goto out;
@@ -359,7 +362,8 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 	free(name);
 	if (r <= 0) {
 		append_ctx_free(ctx);
-		imap_done(s, cmd, "NO", r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		imap_done(s, cmd, "NO",
+			  r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
 		return;
 	}
 	ctx->mailbox_id = mb.id;
@@ -407,8 +411,10 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 				else {
 					struct buf u;
 					buf_init(&u, 8192);
-					imap_append_string(&u, bad_url, strlen(bad_url) < 4000 ? strlen(bad_url) : 0, false);
-					imap_done(s, cmd, "NO", "[BADURL %s] Invalid or unknown URL.", buf_cstr(&u));
+					imap_append_string(
+					    &u, bad_url, strlen(bad_url) < 4000 ? strlen(bad_url) : 0, false);
+					imap_done(s, cmd, "NO", "[BADURL %s] Invalid or unknown URL.",
+						  buf_cstr(&u));
 					buf_free(&u);
 				}
 				return;

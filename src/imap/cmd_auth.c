@@ -76,8 +76,8 @@ void cmd_id(struct imap_session *s, struct imap_cmd *cmd)
 				for (const char *p = v; *p && n < sizeof(clean) - 1; p++)
 					clean[n++] = (*p > 0x20 && *p < 0x7f) ? *p : '_';
 				clean[n] = '\0';
-				log_session(s->c->id, "imap id %s=%s", strcasecmp(k, "name") == 0 ? "name" : "version",
-					    clean);
+				log_session(s->c->id, "imap id %s=%s",
+					    strcasecmp(k, "name") == 0 ? "name" : "version", clean);
 			}
 		}
 	}
@@ -141,7 +141,8 @@ static void login_cb(enum auth_login_result result, const char *user, void *ctx)
 		return;
 	case AUTH_LOGIN_BLOCKED:
 		log_session(s->c->id, "imap login user=%s result=blocked address=%s", name, s->c->peer_ip);
-		imap_done(s, cmd, "NO", "[UNAVAILABLE] Too many failed logins from your address, try again later.");
+		imap_done(s, cmd, "NO",
+			  "[UNAVAILABLE] Too many failed logins from your address, try again later.");
 		return;
 	case AUTH_LOGIN_TEMPFAIL:
 		if (error != NULL)
@@ -158,7 +159,8 @@ void cmd_login(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	if (!plaintext_allowed(s)) {
-		imap_done(s, cmd, "NO", "[PRIVACYREQUIRED] Plaintext authentication is disabled, use STARTTLS first.");
+		imap_done(s, cmd, "NO",
+			  "[PRIVACYREQUIRED] Plaintext authentication is disabled, use STARTTLS first.");
 		return;
 	}
 	const char *user = cmd->args[0].str, *pass = cmd->args[1].str;
@@ -168,7 +170,8 @@ void cmd_login(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	imap_wait(s, IMAP_WAIT_LOGIN);
-	s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer, user, pass, login_cb, s);
+	s->login =
+	    auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer, user, pass, login_cb, s);
 	/* The parser's copy of the password goes with the command. */
 	explicit_bzero(cmd->args[1].str, strlen(pass));
 }
@@ -185,10 +188,11 @@ static void sasl_step(struct imap_session *s, enum sasl_status st, const char *c
 		case SASL_STATUS_NEED_SCRAM_SECRETS: {
 			char *secrets = NULL, *canonical = NULL;
 			const char *lookup_error;
-			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets, &canonical,
-						    &lookup_error) < 0) {
+			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets,
+						    &canonical, &lookup_error) < 0) {
 				sasl_free(&s->sasl);
-				imap_done(s, cmd, "NO", "[UNAVAILABLE] Temporary authentication failure, try again later.");
+				imap_done(s, cmd, "NO",
+					  "[UNAVAILABLE] Temporary authentication failure, try again later.");
 				return;
 			}
 			free(s->scram_user);
@@ -203,10 +207,12 @@ static void sasl_step(struct imap_session *s, enum sasl_status st, const char *c
 			imap_wait(s, IMAP_WAIT_LOGIN);
 			if (st == SASL_STATUS_CHECK_PASSWORD)
 				s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer,
-							       sasl_username(s->sasl), sasl_password(s->sasl), login_cb, s);
+							       sasl_username(s->sasl), sasl_password(s->sasl),
+							       login_cb, s);
 			else
-				s->login = auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
-							     st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
+				s->login =
+				    auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
+						      st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
 			return;
 		case SASL_STATUS_MALFORMED:
 			sasl_free(&s->sasl);
@@ -233,11 +239,13 @@ void cmd_authenticate(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	if (!plaintext_allowed(s)) {
-		imap_done(s, cmd, "NO", "[PRIVACYREQUIRED] Authentication is disabled without TLS, use STARTTLS first.");
+		imap_done(s, cmd, "NO",
+			  "[PRIVACYREQUIRED] Authentication is disabled without TLS, use STARTTLS first.");
 		return;
 	}
 	if (auth_login_blocked(s->srv->login, (struct sockaddr *)&s->c->peer, NULL)) {
-		imap_done(s, cmd, "NO", "[UNAVAILABLE] Too many failed logins from your address, try again later.");
+		imap_done(s, cmd, "NO",
+			  "[UNAVAILABLE] Too many failed logins from your address, try again later.");
 		return;
 	}
 	s->sasl = sasl_new(mech);

@@ -34,8 +34,8 @@ static void zfilter_free(void *ctx)
 }
 
 /* Runs a zlib stream over every chunk of src into dst. */
-static enum bufferevent_filter_result run(z_stream *zs, bool deflating, struct evbuffer *src, struct evbuffer *dst,
-					  int flush_mode)
+static enum bufferevent_filter_result run(z_stream *zs, bool deflating, struct evbuffer *src,
+					  struct evbuffer *dst, int flush_mode)
 {
 	unsigned char outbuf[16384];
 	for (;;) {
@@ -66,8 +66,9 @@ static enum bufferevent_filter_result run(z_stream *zs, bool deflating, struct e
 	}
 }
 
-static enum bufferevent_filter_result input_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-						   enum bufferevent_flush_mode mode, void *ctx)
+static enum bufferevent_filter_result input_filter(struct evbuffer *src, struct evbuffer *dst,
+						   ev_ssize_t limit, enum bufferevent_flush_mode mode,
+						   void *ctx)
 {
 	struct zfilter *z = ctx;
 	if (z->in_error)
@@ -80,8 +81,9 @@ static enum bufferevent_filter_result input_filter(struct evbuffer *src, struct 
 	return r;
 }
 
-static enum bufferevent_filter_result output_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
-						    enum bufferevent_flush_mode mode, void *ctx)
+static enum bufferevent_filter_result output_filter(struct evbuffer *src, struct evbuffer *dst,
+						    ev_ssize_t limit, enum bufferevent_flush_mode mode,
+						    void *ctx)
 {
 	struct zfilter *z = ctx;
 	if (evbuffer_get_length(src) == 0 && mode == BEV_NORMAL)
@@ -105,8 +107,9 @@ int imap_compress_start(struct imap_session *s, const char **error_r)
 		return -1;
 	}
 	struct bufferevent *under = conn_bufferevent(s->c);
-	struct bufferevent *f = bufferevent_filter_new(under, input_filter, output_filter,
-						       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, zfilter_free, z);
+	struct bufferevent *f =
+	    bufferevent_filter_new(under, input_filter, output_filter,
+				   BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, zfilter_free, z);
 	if (f == NULL) {
 		zfilter_free(z);
 		*error_r = "bufferevent_filter_new failed";

@@ -275,9 +275,15 @@ static int parse_status_items(const struct imap_arg *l, unsigned *items_r)
 		const char *name;
 		unsigned bit;
 	} names[] = {
-		{"MESSAGES", ST_MESSAGES}, {"RECENT", ST_RECENT}, {"UIDNEXT", ST_UIDNEXT},
-		{"UIDVALIDITY", ST_UIDVALIDITY}, {"UNSEEN", ST_UNSEEN}, {"DELETED", ST_DELETED},
-		{"SIZE", ST_SIZE}, {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ}, {"APPENDLIMIT", ST_APPENDLIMIT},
+	    {"MESSAGES", ST_MESSAGES},
+	    {"RECENT", ST_RECENT},
+	    {"UIDNEXT", ST_UIDNEXT},
+	    {"UIDVALIDITY", ST_UIDVALIDITY},
+	    {"UNSEEN", ST_UNSEEN},
+	    {"DELETED", ST_DELETED},
+	    {"SIZE", ST_SIZE},
+	    {"HIGHESTMODSEQ", ST_HIGHESTMODSEQ},
+	    {"APPENDLIMIT", ST_APPENDLIMIT},
 	};
 	if (l->type != IMAP_ARG_LIST || l->count == 0)
 		return -1;
@@ -296,7 +302,8 @@ static int parse_status_items(const struct imap_arg *l, unsigned *items_r)
 	return 0;
 }
 
-static void write_status(struct imap_session *s, const struct store_mailbox *mb, unsigned items, struct buf *b)
+static void write_status(struct imap_session *s, const struct store_mailbox *mb, unsigned items,
+			 struct buf *b)
 {
 	buf_puts(b, "* STATUS ");
 	imap_name_out(s, mb->name, b);
@@ -342,7 +349,8 @@ void cmd_status(struct imap_session *s, struct imap_cmd *cmd)
 	int r = store_mailbox_get(s->srv->store, s->user_id, name, &mb, &error);
 	free(name);
 	if (r <= 0) {
-		imap_done(s, cmd, "NO", r == 0 ? "[NONEXISTENT] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		imap_done(s, cmd, "NO",
+			  r == 0 ? "[NONEXISTENT] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
 		return;
 	}
 	if (items & ST_HIGHESTMODSEQ)
@@ -371,12 +379,12 @@ enum {
 
 /* One name of the hierarchy: a mailbox, a subscription, or a parent. */
 struct list_node {
-	char *name;             /* stored form (UTF-8) */
-	char *client;           /* client form */
+	char *name;			/* stored form (UTF-8) */
+	char *client;			/* client form */
 	const struct store_mailbox *mb; /* NULL: no such mailbox */
 	bool subscribed;
-	bool has_children;      /* some existing mailbox below */
-	bool child_subscribed;  /* some subscribed name below */
+	bool has_children;     /* some existing mailbox below */
+	bool child_subscribed; /* some subscribed name below */
 };
 
 static int node_cmp(const void *a, const void *b)
@@ -428,7 +436,8 @@ static void tree_free(struct list_tree *t)
 
 static void special_use_attr(enum store_special_use u, struct buf *b)
 {
-	static const char *const names[] = {NULL, "\\Sent", "\\Drafts", "\\Trash", "\\Junk", "\\Archive", "\\All", "\\Flagged"};
+	static const char *const names[] = {NULL,     "\\Sent",	   "\\Drafts", "\\Trash",
+					    "\\Junk", "\\Archive", "\\All",    "\\Flagged"};
 	if ((size_t)u < sizeof(names) / sizeof(names[0]) && names[u] != NULL)
 		buf_printf(b, "%s%s", b->len && b->data[b->len - 1] != '(' ? " " : "", names[u]);
 }
@@ -439,8 +448,8 @@ static void attr(struct buf *b, const char *a)
 }
 
 /* Builds the hierarchy: mailboxes, subscriptions and every parent. */
-static int build_tree(struct imap_session *s, struct list_tree *t, struct store_mailbox **boxes_r, size_t *nbox_r,
-		      const char **error_r)
+static int build_tree(struct imap_session *s, struct list_tree *t, struct store_mailbox **boxes_r,
+		      size_t *nbox_r, const char **error_r)
 {
 	struct store_mailbox *boxes = NULL;
 	size_t nbox = 0;
@@ -510,7 +519,8 @@ static bool any_ends_with_percent(char *const *pats, size_t npat)
 }
 
 /* A subscribed name below parent that none of the patterns match. */
-static bool subscribed_child_unmatched(const struct list_tree *t, const char *parent, char *const *pats, size_t npat)
+static bool subscribed_child_unmatched(const struct list_tree *t, const char *parent, char *const *pats,
+				       size_t npat)
 {
 	size_t pl = strlen(parent);
 	for (size_t i = 0; i < t->n; i++) {
@@ -522,8 +532,8 @@ static bool subscribed_child_unmatched(const struct list_tree *t, const char *pa
 	return false;
 }
 
-static void list_run(struct imap_session *s, struct imap_cmd *cmd, bool lsub, unsigned opts, unsigned status_items,
-		     char **pats, size_t npat)
+static void list_run(struct imap_session *s, struct imap_cmd *cmd, bool lsub, unsigned opts,
+		     unsigned status_items, char **pats, size_t npat)
 {
 	const char *error;
 	struct list_tree t = {0};

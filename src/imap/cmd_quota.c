@@ -44,7 +44,8 @@ void cmd_getquotaroot(struct imap_session *s, struct imap_cmd *cmd)
 	uint64_t used, limit;
 	if (r <= 0 || user_quota(s, &used, &limit) < 0) {
 		free(name);
-		imap_done(s, cmd, "NO", r == 0 ? "[NONEXISTENT] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		imap_done(s, cmd, "NO",
+			  r == 0 ? "[NONEXISTENT] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
 		return;
 	}
 	struct buf b;

@@ -56,7 +56,8 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	size_t i = 0;
 	unsigned ret = 0;
 	bool esearch = s->rev2;
-	if (cmd->argc >= 2 && imap_arg_atom_is(&cmd->args[0], "RETURN") && cmd->args[1].type == IMAP_ARG_LIST) {
+	if (cmd->argc >= 2 && imap_arg_atom_is(&cmd->args[0], "RETURN") &&
+	    cmd->args[1].type == IMAP_ARG_LIST) {
 		const struct imap_arg *l = &cmd->args[1];
 		for (size_t k = 0; k < l->count; k++) {
 			const struct imap_arg *a = &l->list[k];
@@ -166,8 +167,17 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 
 /* ---- SORT ---------------------------------------------------------------- */
 
-enum sort_key { SORT_ARRIVAL, SORT_CC, SORT_DATE, SORT_FROM, SORT_SIZE, SORT_SUBJECT, SORT_TO, SORT_DISPLAYFROM,
-		SORT_DISPLAYTO };
+enum sort_key {
+	SORT_ARRIVAL,
+	SORT_CC,
+	SORT_DATE,
+	SORT_FROM,
+	SORT_SIZE,
+	SORT_SUBJECT,
+	SORT_TO,
+	SORT_DISPLAYFROM,
+	SORT_DISPLAYTO
+};
 
 struct sort_crit {
 	enum sort_key key;
@@ -189,7 +199,8 @@ static size_t sort_ncrit;
 /* i;ascii-casemap (RFC 4790): ASCII letters upper-cased, then octets. */
 static int str_cmp(const char *a, const char *b)
 {
-	const unsigned char *x = (const unsigned char *)(a ? a : ""), *y = (const unsigned char *)(b ? b : "");
+	const unsigned char *x = (const unsigned char *)(a ? a : ""),
+			    *y = (const unsigned char *)(b ? b : "");
 	for (;; x++, y++) {
 		unsigned cx = *x >= 'a' && *x <= 'z' ? *x - 32u : *x;
 		unsigned cy = *y >= 'a' && *y <= 'z' ? *y - 32u : *y;
@@ -300,7 +311,8 @@ static int search_part(struct imap_session *s, struct imap_cmd *cmd, size_t i, c
 		imap_bad(s, cmd, "Missing search keys");
 		return -1;
 	}
-	struct imap_search *q = imap_search_parse(s, cmd->args + i, cmd->argc - i, charset, &error, &badcharset);
+	struct imap_search *q =
+	    imap_search_parse(s, cmd->args + i, cmd->argc - i, charset, &error, &badcharset);
 	if (q == NULL) {
 		imap_bad(s, cmd, "%s", error);
 		return -1;
@@ -321,14 +333,21 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 		const char *name;
 		enum sort_key key;
 	} names[] = {
-		{"ARRIVAL", SORT_ARRIVAL}, {"CC", SORT_CC},	{"DATE", SORT_DATE},
-		{"FROM", SORT_FROM},	   {"SIZE", SORT_SIZE}, {"SUBJECT", SORT_SUBJECT},
-		{"TO", SORT_TO},	   {"DISPLAYFROM", SORT_DISPLAYFROM}, {"DISPLAYTO", SORT_DISPLAYTO},
+	    {"ARRIVAL", SORT_ARRIVAL},
+	    {"CC", SORT_CC},
+	    {"DATE", SORT_DATE},
+	    {"FROM", SORT_FROM},
+	    {"SIZE", SORT_SIZE},
+	    {"SUBJECT", SORT_SUBJECT},
+	    {"TO", SORT_TO},
+	    {"DISPLAYFROM", SORT_DISPLAYFROM},
+	    {"DISPLAYTO", SORT_DISPLAYTO},
 	};
 	/* ESORT (RFC 5267): SORT RETURN (...) criteria charset keys. */
 	unsigned ret = 0;
 	size_t base = 0;
-	if (cmd->argc >= 2 && imap_arg_atom_is(&cmd->args[0], "RETURN") && cmd->args[1].type == IMAP_ARG_LIST) {
+	if (cmd->argc >= 2 && imap_arg_atom_is(&cmd->args[0], "RETURN") &&
+	    cmd->args[1].type == IMAP_ARG_LIST) {
 		const struct imap_arg *rl = &cmd->args[1];
 		for (size_t k = 0; k < rl->count; k++) {
 			if (imap_arg_atom_is(&rl->list[k], "MIN"))
@@ -400,8 +419,8 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 	size_t nrows = 0;
 	if (res.count > 0) {
 		struct store_msg_iter *it =
-			store_msg_iter_new(s->srv->store, s->sel->id, res.uids[0], res.uids[res.count - 1],
-					   need_summary ? STORE_FIELD_SUMMARY : STORE_FIELD_BASIC);
+		    store_msg_iter_new(s->srv->store, s->sel->id, res.uids[0], res.uids[res.count - 1],
+				       need_summary ? STORE_FIELD_SUMMARY : STORE_FIELD_BASIC);
 		struct store_msg m;
 		size_t pos = 0;
 		const char *error;
@@ -474,7 +493,7 @@ void cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
 				size_t j = k;
 				uint32_t first = cmd->uid ? rows[k].uid : rows[k].seq;
 				while (j + 1 < nrows && (cmd->uid ? rows[j + 1].uid : rows[j + 1].seq) ==
-								(cmd->uid ? rows[j].uid : rows[j].seq) + 1)
+							    (cmd->uid ? rows[j].uid : rows[j].seq) + 1)
 					j++;
 				buf_printf(&b, k ? ",%u" : "%u", first);
 				if (j > k)

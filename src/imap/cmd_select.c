@@ -36,15 +36,17 @@ static int parse_select_params(struct imap_session *s, struct imap_cmd *cmd, boo
 			*condstore = true;
 			continue;
 		}
-		if (imap_arg_atom_is(a, "QRESYNC") && i + 1 < l->count && l->list[i + 1].type == IMAP_ARG_LIST) {
+		if (imap_arg_atom_is(a, "QRESYNC") && i + 1 < l->count &&
+		    l->list[i + 1].type == IMAP_ARG_LIST) {
 			if (!s->qresync) {
 				*error_r = "QRESYNC is not enabled";
 				return -1;
 			}
 			const struct imap_arg *p = &l->list[++i];
 			if (p->count < 2 || p->count > 4 || p->list[0].type != IMAP_ARG_ATOM ||
-			    p->list[1].type != IMAP_ARG_ATOM || str_to_u32(p->list[0].str, &q->uidvalidity) < 0 ||
-			    q->uidvalidity == 0 || str_to_u64(p->list[1].str, &q->modseq) < 0 || q->modseq == 0) {
+			    p->list[1].type != IMAP_ARG_ATOM ||
+			    str_to_u32(p->list[0].str, &q->uidvalidity) < 0 || q->uidvalidity == 0 ||
+			    str_to_u64(p->list[1].str, &q->modseq) < 0 || q->modseq == 0) {
 				*error_r = "Invalid QRESYNC parameters";
 				return -1;
 			}
@@ -52,7 +54,8 @@ static int parse_select_params(struct imap_session *s, struct imap_cmd *cmd, boo
 				if (p->list[2].type == IMAP_ARG_LIST) {
 					/* (known-uids omitted, seq-match-data given): fine */
 				} else if (p->list[2].type != IMAP_ARG_ATOM ||
-					   imap_seqset_parse(p->list[2].str, p->list[2].len, &q->known, error_r) < 0) {
+					   imap_seqset_parse(p->list[2].str, p->list[2].len, &q->known,
+							     error_r) < 0) {
 					*error_r = "Invalid QRESYNC known-uids";
 					return -1;
 				} else
@@ -163,7 +166,8 @@ static void select_common(struct imap_session *s, struct imap_cmd *cmd, bool rea
 		imap_seqset_free(&q.known);
 		if (r < 0)
 			log_session(s->c->id, "imap select failed: %s", error);
-		imap_done(s, cmd, "NO", r == 0 ? "[NONEXISTENT] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		imap_done(s, cmd, "NO",
+			  r == 0 ? "[NONEXISTENT] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
 		return;
 	}
 	if (condstore && !s->condstore) {
@@ -226,7 +230,8 @@ static int deleted_uids(struct imap_session *s, const uint32_t *only, size_t onl
 {
 	uint32_t *v;
 	size_t n;
-	if (store_mailbox_uids_by_flag(s->srv->store, s->sel->id, STORE_FLAG_DELETED, true, 0, &v, &n, error_r) < 0)
+	if (store_mailbox_uids_by_flag(s->srv->store, s->sel->id, STORE_FLAG_DELETED, true, 0, &v, &n,
+				       error_r) < 0)
 		return -1;
 	if (only != NULL) {
 		size_t j = 0, k = 0;
@@ -243,7 +248,8 @@ static int deleted_uids(struct imap_session *s, const uint32_t *only, size_t onl
 	return 0;
 }
 
-static int expunge_deleted(struct imap_session *s, const uint32_t *only, size_t only_count, const char **error_r)
+static int expunge_deleted(struct imap_session *s, const uint32_t *only, size_t only_count,
+			   const char **error_r)
 {
 	uint32_t *v;
 	size_t n;

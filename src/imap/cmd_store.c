@@ -111,8 +111,8 @@ void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 		failed = xmemdup(uids, n * sizeof(*uids));
 		nfailed = n;
 	} else if (n > 0)
-		r = store_msg_set_flags(s->srv->store, s->sel->id, uids, n, mode, flags, kw.len ? kw.data : NULL,
-					unchangedsince, &failed, &nfailed, &error);
+		r = store_msg_set_flags(s->srv->store, s->sel->id, uids, n, mode, flags,
+					kw.len ? kw.data : NULL, unchangedsince, &failed, &nfailed, &error);
 	buf_free(&kw);
 	if (r < 0) {
 		free(uids);
@@ -135,7 +135,7 @@ void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 	buf_init(&out, BUF_MAX_DEFAULT);
 	if (n > 0) {
 		struct store_msg_iter *it =
-			store_msg_iter_new(s->srv->store, s->sel->id, uids[0], uids[n - 1], STORE_FIELD_BASIC);
+		    store_msg_iter_new(s->srv->store, s->sel->id, uids[0], uids[n - 1], STORE_FIELD_BASIC);
 		struct store_msg m;
 		while (store_msg_iter_next(it, &m) == 1) {
 			if (!sorted_in(uids, n, m.uid) || (nfailed > 0 && sorted_in(failed, nfailed, m.uid)))
@@ -156,7 +156,8 @@ void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 				imap_write_flags(s, &out, m.uid, m.flags, m.keywords);
 			}
 			if (s->condstore)
-				buf_printf(&out, "%sMODSEQ (%llu)", out.len > start ? " " : "", (unsigned long long)m.modseq);
+				buf_printf(&out, "%sMODSEQ (%llu)", out.len > start ? " " : "",
+					   (unsigned long long)m.modseq);
 			buf_puts(&out, ")\r\n");
 			if (out.len > 256 * 1024) {
 				imap_write_buf(s, &out);
@@ -231,7 +232,8 @@ static void copy_common(struct imap_session *s, struct imap_cmd *cmd, bool move)
 	free(name);
 	if (r <= 0) {
 		free(uids);
-		imap_done(s, cmd, "NO", r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
+		imap_done(s, cmd, "NO",
+			  r == 0 ? "[TRYCREATE] Mailbox doesn't exist." : "[SERVERBUG] Internal error.");
 		return;
 	}
 	if (move && s->sel->readonly) {
@@ -247,7 +249,8 @@ static void copy_common(struct imap_session *s, struct imap_cmd *cmd, bool move)
 		return;
 	}
 	uint32_t *src_uids = NULL, *new_uids = NULL;
-	int copied = store_msg_copy(s->srv->store, s->sel->id, uids, n, dst.id, move, &src_uids, &new_uids, &error);
+	int copied =
+	    store_msg_copy(s->srv->store, s->sel->id, uids, n, dst.id, move, &src_uids, &new_uids, &error);
 	free(uids);
 	if (copied < 0) {
 		store_mailbox_clear(&dst);

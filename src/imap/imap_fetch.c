@@ -49,21 +49,21 @@ enum fetch_sec { SEC_ALL, SEC_HEADER, SEC_FIELDS, SEC_FIELDS_NOT, SEC_TEXT, SEC_
 struct fetch_item {
 	enum fetch_kind kind;
 	bool peek;
-	char *part;          /* "1.2" or NULL */
+	char *part; /* "1.2" or NULL */
 	enum fetch_sec sec;
 	char **fields;
 	size_t nfields;
 	bool partial;
 	uint64_t offset, count;
-	char *name;          /* the response name, without <partial> */
+	char *name; /* the response name, without <partial> */
 };
 
 struct fetch_ctx {
 	struct fetch_item *items;
 	size_t nitems;
 	unsigned store_fields;
-	bool need_data;      /* body sections: read the stored bytes */
-	bool need_mime;      /* parse them */
+	bool need_data; /* body sections: read the stored bytes */
+	bool need_mime; /* parse them */
 	bool sets_seen;
 	bool want_uid;
 	bool want_modseq;
@@ -73,10 +73,10 @@ struct fetch_ctx {
 	/* The messages: sorted UIDs, and how far we got. */
 	uint32_t *uids;
 	size_t count, pos;
-	uint32_t *seen;      /* UIDs that got \Seen now */
+	uint32_t *seen; /* UIDs that got \Seen now */
 	size_t seen_count;
-	size_t found;        /* messages answered */
-	bool missing;        /* some requested message was gone */
+	size_t found; /* messages answered */
+	bool missing; /* some requested message was gone */
 };
 
 static void fetch_ctx_free(void *p)
@@ -242,7 +242,8 @@ static int parse_section(struct fetch_item *it, const char *p, const char *prefi
 				if (k)
 					buf_putc(&name, ' ');
 				for (const char *c = it->fields[k]; *c; c++)
-					buf_putc(&name, (*c >= 'a' && *c <= 'z') ? (char)(*c - 'a' + 'A') : *c);
+					buf_putc(&name,
+						 (*c >= 'a' && *c <= 'z') ? (char)(*c - 'a' + 'A') : *c);
 			}
 			buf_putc(&name, ')');
 			break;
@@ -274,17 +275,17 @@ static int parse_item(struct fetch_ctx *f, const struct imap_arg *a, const char 
 		const char *name;
 		enum fetch_kind kind;
 	} simple[] = {
-		{"FLAGS", F_FLAGS},
-		{"INTERNALDATE", F_INTERNALDATE},
-		{"RFC822.SIZE", F_RFC822_SIZE},
-		{"ENVELOPE", F_ENVELOPE},
-		{"BODY", F_BODY},
-		{"BODYSTRUCTURE", F_BODYSTRUCTURE},
-		{"UID", F_UID},
-		{"MODSEQ", F_MODSEQ},
-		{"RFC822", F_RFC822},
-		{"RFC822.HEADER", F_RFC822_HEADER},
-		{"RFC822.TEXT", F_RFC822_TEXT},
+	    {"FLAGS", F_FLAGS},
+	    {"INTERNALDATE", F_INTERNALDATE},
+	    {"RFC822.SIZE", F_RFC822_SIZE},
+	    {"ENVELOPE", F_ENVELOPE},
+	    {"BODY", F_BODY},
+	    {"BODYSTRUCTURE", F_BODYSTRUCTURE},
+	    {"UID", F_UID},
+	    {"MODSEQ", F_MODSEQ},
+	    {"RFC822", F_RFC822},
+	    {"RFC822.HEADER", F_RFC822_HEADER},
+	    {"RFC822.TEXT", F_RFC822_TEXT},
 	};
 	if (a->type != IMAP_ARG_ATOM) {
 		*error_r = "Invalid fetch attribute";
@@ -303,9 +304,9 @@ static int parse_item(struct fetch_ctx *f, const struct imap_arg *a, const char 
 		bool peek;
 		const char *name;
 	} sec[] = {
-		{"BODY.PEEK", F_SECTION, true, "BODY"},		 {"BODY", F_SECTION, false, "BODY"},
-		{"BINARY.PEEK", F_BINARY, true, "BINARY"},	 {"BINARY.SIZE", F_BINARY_SIZE, true, "BINARY.SIZE"},
-		{"BINARY", F_BINARY, false, "BINARY"},
+	    {"BODY.PEEK", F_SECTION, true, "BODY"},    {"BODY", F_SECTION, false, "BODY"},
+	    {"BINARY.PEEK", F_BINARY, true, "BINARY"}, {"BINARY.SIZE", F_BINARY_SIZE, true, "BINARY.SIZE"},
+	    {"BINARY", F_BINARY, false, "BINARY"},
 	};
 	for (size_t i = 0; i < sizeof(sec) / sizeof(sec[0]); i++) {
 		size_t l = strlen(sec[i].prefix);
@@ -364,7 +365,8 @@ static int parse_modifiers(struct imap_session *s, struct fetch_ctx *f, const st
 	}
 	for (size_t i = 0; i < a->count; i++) {
 		const struct imap_arg *m = &a->list[i];
-		if (imap_arg_atom_is(m, "CHANGEDSINCE") && i + 1 < a->count && a->list[i + 1].type == IMAP_ARG_ATOM &&
+		if (imap_arg_atom_is(m, "CHANGEDSINCE") && i + 1 < a->count &&
+		    a->list[i + 1].type == IMAP_ARG_ATOM &&
 		    str_to_u64(a->list[i + 1].str, &f->changedsince) == 0) {
 			i++;
 			continue;
@@ -410,8 +412,8 @@ static void write_literal(struct buf *out, const char *data, size_t len, bool bi
 
 /* The bytes of a BODY[...] section: a view into data, or into tmp. Returns
  * false when the section does not exist. */
-static bool section_bytes(const struct fetch_item *it, const struct mime_message *msg, const char *data, size_t len,
-			  struct buf *tmp, const char **p_r, size_t *n_r)
+static bool section_bytes(const struct fetch_item *it, const struct mime_message *msg, const char *data,
+			  size_t len, struct buf *tmp, const char **p_r, size_t *n_r)
 {
 	const struct mime_part *part = NULL;
 	if (it->part != NULL) {
@@ -447,8 +449,8 @@ static bool section_bytes(const struct fetch_item *it, const struct mime_message
 		*n_r = m->body_size;
 		return true;
 	default:
-		mime_header_fields(msg, m->header_offset, m->header_size, (const char *const *)it->fields, it->nfields,
-				   it->sec == SEC_FIELDS_NOT, tmp);
+		mime_header_fields(msg, m->header_offset, m->header_size, (const char *const *)it->fields,
+				   it->nfields, it->sec == SEC_FIELDS_NOT, tmp);
 		*p_r = tmp->data ? tmp->data : "";
 		*n_r = tmp->len;
 		return true;
@@ -571,7 +573,8 @@ static void fetch_one(struct imap_session *s, struct fetch_ctx *f, const struct 
 		}
 		case F_BINARY:
 		case F_BINARY_SIZE: {
-			const struct mime_part *part = it->part ? mime_part_find(msg, it->part, strlen(it->part)) : NULL;
+			const struct mime_part *part =
+			    it->part ? mime_part_find(msg, it->part, strlen(it->part)) : NULL;
 			const char *p = data;
 			size_t n = len;
 			buf_reset(&tmp);
@@ -677,7 +680,8 @@ static void fetch_continue(struct imap_session *s)
 	while (f->pos < f->count) {
 		size_t end = f->pos + FETCH_BATCH < f->count ? f->pos + FETCH_BATCH : f->count;
 		uint32_t lo = f->uids[f->pos], hi = f->uids[end - 1];
-		struct store_msg_iter *it = store_msg_iter_new(s->srv->store, s->sel->id, lo, hi, f->store_fields);
+		struct store_msg_iter *it =
+		    store_msg_iter_new(s->srv->store, s->sel->id, lo, hi, f->store_fields);
 		struct store_msg m;
 		size_t k = f->pos;
 		bool behind = false;
@@ -783,7 +787,8 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		case F_BINARY:
 		case F_BINARY_SIZE:
 			f->need_data = true;
-			f->need_mime = f->need_mime || it->part != NULL || it->sec != SEC_ALL || it->kind != F_SECTION;
+			f->need_mime =
+			    f->need_mime || it->part != NULL || it->sec != SEC_ALL || it->kind != F_SECTION;
 			f->sets_seen = f->sets_seen || !it->peek;
 			break;
 		default:
@@ -810,7 +815,8 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 				size_t n = 0;
 				for (size_t i = 0; i < ch.expunged_count; i++)
 					if (imap_seqset_contains(&set, ch.expunged[i]) &&
-					    imap_seq_of(s->sel, ch.expunged[i]) == 0 && (n == 0 || v[n - 1] != ch.expunged[i]))
+					    imap_seq_of(s->sel, ch.expunged[i]) == 0 &&
+					    (n == 0 || v[n - 1] != ch.expunged[i]))
 						v[n++] = ch.expunged[i];
 				if (n > 0) {
 					struct buf b;
@@ -830,8 +836,8 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 
 	/* \Seen first, so that the responses carry the new flags. */
 	if (f->sets_seen && f->count > 0) {
-		struct store_msg_iter *it =
-			store_msg_iter_new(s->srv->store, s->sel->id, f->uids[0], f->uids[f->count - 1], STORE_FIELD_BASIC);
+		struct store_msg_iter *it = store_msg_iter_new(s->srv->store, s->sel->id, f->uids[0],
+							       f->uids[f->count - 1], STORE_FIELD_BASIC);
 		struct store_msg m;
 		size_t cap = 0;
 		while (store_msg_iter_next(it, &m) == 1) {
@@ -845,8 +851,8 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		}
 		store_msg_iter_free(&it, &error);
 		if (f->seen_count > 0 &&
-		    store_msg_set_flags(s->srv->store, s->sel->id, f->seen, f->seen_count, STORE_FLAGS_ADD, STORE_FLAG_SEEN,
-					NULL, 0, NULL, NULL, &error) < 0) {
+		    store_msg_set_flags(s->srv->store, s->sel->id, f->seen, f->seen_count, STORE_FLAGS_ADD,
+					STORE_FLAG_SEEN, NULL, 0, NULL, NULL, &error) < 0) {
 			log_session(s->c->id, "imap fetch: setting \\Seen failed: %s", error);
 			f->seen_count = 0;
 		}

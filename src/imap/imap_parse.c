@@ -16,22 +16,22 @@
 enum {
 	S_TAG,
 	S_NAME,
-	S_ARG_START,   /* where an argument may begin */
-	S_AFTER_ARG,   /* after a quoted string, literal or list */
+	S_ARG_START, /* where an argument may begin */
+	S_AFTER_ARG, /* after a quoted string, literal or list */
 	S_ATOM,
 	S_ATOM_BRACKET,
 	S_QUOTED,
 	S_QUOTED_ESC,
-	S_TILDE,       /* "~" read, "{" must follow */
+	S_TILDE, /* "~" read, "{" must follow */
 	S_LIT_SIZE,
-	S_LIT_PLUS,    /* "+" read, "}" must follow */
-	S_LIT_CR,      /* "}" read, CRLF must follow */
+	S_LIT_PLUS, /* "+" read, "}" must follow */
+	S_LIT_CR,   /* "}" read, CRLF must follow */
 	S_LIT_LF,
-	S_LIT_WAIT,    /* LITERAL returned; waiting for accept/discard */
+	S_LIT_WAIT, /* LITERAL returned; waiting for accept/discard */
 	S_LIT_DATA,
-	S_END_LF,      /* CR at the end of the command read */
+	S_END_LF, /* CR at the end of the command read */
 	S_DONE,
-	S_SKIP,        /* after an error: skip to the end of the line */
+	S_SKIP, /* after an error: skip to the end of the line */
 };
 
 #define LITERAL_MAX ((uint64_t)1 << 40)
@@ -298,7 +298,8 @@ int imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t
 				}
 				memcpy(p->tag, p->tok.data, p->tok.len);
 				p->tag[p->tok.len] = '\0';
-				r = c == '\n' ? fail_at_eol(p, "Missing command") : fail(p, "Missing command");
+				r = c == '\n' ? fail_at_eol(p, "Missing command")
+					      : fail(p, "Missing command");
 				goto out;
 			} else if (p->saw_cr) {
 				r = fail(p, "CR without LF");
@@ -312,7 +313,8 @@ int imap_parser_feed(struct imap_parser *p, const char *data, size_t len, size_t
 		case S_NAME:
 			if (c == ' ' || c == '\r' || c == '\n') {
 				if (p->tok.len == 0) {
-					r = c == '\n' ? fail_at_eol(p, "Missing command") : fail(p, "Missing command");
+					r = c == '\n' ? fail_at_eol(p, "Missing command")
+						      : fail(p, "Missing command");
 					goto out;
 				}
 				for (size_t k = 0; k < p->tok.len; k++)

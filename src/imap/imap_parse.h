@@ -46,30 +46,30 @@
 #include "util/buf.h"
 
 #define IMAP_PARSE_MAX_ARGS 100000 /* arguments in one command, lists included */
-#define IMAP_PARSE_MAX_DEPTH 32    /* nesting of parenthesized lists */
+#define IMAP_PARSE_MAX_DEPTH 32	   /* nesting of parenthesized lists */
 #define IMAP_TAG_MAX 64
 
 enum imap_arg_type {
-	IMAP_ARG_ATOM,    /* includes NIL: use imap_arg_is_nil() */
+	IMAP_ARG_ATOM,	  /* includes NIL: use imap_arg_is_nil() */
 	IMAP_ARG_QUOTED,  /* "...", escapes removed */
 	IMAP_ARG_LITERAL, /* {n} or ~{n} (literal8) */
-	IMAP_ARG_LIST,    /* ( ... ) */
+	IMAP_ARG_LIST,	  /* ( ... ) */
 };
 
 struct imap_arg {
 	enum imap_arg_type type;
-	bool literal8;         /* LITERAL announced as ~{n} */
-	char *str;             /* ATOM, QUOTED, LITERAL: the bytes, NUL-terminated
-				* (a literal may contain NULs: use len) */
+	bool literal8; /* LITERAL announced as ~{n} */
+	char *str;     /* ATOM, QUOTED, LITERAL: the bytes, NUL-terminated
+			* (a literal may contain NULs: use len) */
 	size_t len;
 	struct imap_arg *list; /* LIST: the elements */
 	size_t count;
 };
 
 enum imap_parse_result {
-	IMAP_PARSE_ERROR = -1,  /* bad syntax: reply BAD (see error, tag) */
-	IMAP_PARSE_MORE = 0,    /* everything given was consumed; feed more */
-	IMAP_PARSE_DONE = 1,    /* a whole command: tag, name, args */
+	IMAP_PARSE_ERROR = -1,	/* bad syntax: reply BAD (see error, tag) */
+	IMAP_PARSE_MORE = 0,	/* everything given was consumed; feed more */
+	IMAP_PARSE_DONE = 1,	/* a whole command: tag, name, args */
 	IMAP_PARSE_LITERAL = 2, /* a literal was announced: see literal_size */
 };
 
@@ -82,12 +82,12 @@ struct imap_parser {
 	 * when it was read ("" otherwise); too_long when max_line was hit. */
 	char tag[IMAP_TAG_MAX + 1];
 	char *name;
-	struct imap_arg args;  /* a LIST holding the arguments */
+	struct imap_arg args; /* a LIST holding the arguments */
 	const char *error;
 	bool too_long;
 	/* After LITERAL: */
 	uint64_t literal_size;
-	bool literal_sync;     /* {n}: the client waits for "+" */
+	bool literal_sync; /* {n}: the client waits for "+" */
 	bool literal8;
 
 	/* Private. */

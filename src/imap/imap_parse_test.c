@@ -124,62 +124,65 @@ struct parse_case {
 };
 
 /* Lengths from sizeof, so inputs and transcripts may hold NUL bytes. */
-#define C(in, want) {in, sizeof(in) - 1, want, sizeof(want) - 1}
+#define C(in, want)                                                                                          \
+	{                                                                                                    \
+		in, sizeof(in) - 1, want, sizeof(want) - 1                                                   \
+	}
 
 static const struct parse_case cases[] = {
-	C("a1 NOOP\r\n", "[a1 NOOP]"),
-	C("a1 noop\n", "[a1 NOOP]"),
-	C("a1 LOGIN alice \"pass word\"\r\n", "[a1 LOGIN alice \"pass word\"]"),
-	C("a1 LOGIN \"a\\\"b\\\\c\" x\r\n", "[a1 LOGIN \"a\"b\\c\" x]"),
-	C("a1 SELECT INBOX (CONDSTORE)\r\n", "[a1 SELECT INBOX (CONDSTORE)]"),
-	C("a1 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>)\r\n",
-	 "[a1 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>)]"),
-	C("a1 FETCH 1 BODY[]\r\n", "[a1 FETCH 1 BODY[]]"),
-	C("a1 X ((a b) (c (d)) ())\r\n", "[a1 X ((a b) (c (d)) ())]"),
-	C("a1 X  a   b \r\n", "[a1 X a b]"),
-	C("a1 APPEND INBOX {5}\r\nhello\r\n", "[LIT 5][a1 APPEND INBOX {5}hello]"),
-	C("a1 APPEND INBOX (\\Seen) {5+}\r\nhel\r\n\r\n", "[LIT 5+][a1 APPEND INBOX (\\Seen) {5}hel\r\n]"),
-	C("a1 APPEND INBOX ~{3}\r\na\0b\r\n", "[LIT 3][a1 APPEND INBOX ~{3}a\0b]"),
-	C("a1 X {0}\r\n\r\n", "[LIT 0][a1 X {0}]"),
-	C("a1 X {2}\r\nab {1}\r\nc\r\n", "[LIT 2][LIT 1][a1 X {2}ab {1}c]"),
-	C("a1 X ({2}\r\nab)\r\n", "[LIT 2][a1 X ({2}ab)]"),
-	C("a1 X ~abc\r\n", "[a1 X ~abc]"),
-	C("a1 X \"\"\r\n", "[a1 X \"\"]"),
-	C("a1 X \"caf\xc3\xa9\"\r\n", "[a1 X \"caf\xc3\xa9\"]"),
-	/* Two commands in one buffer, and empty lines between. */
-	C("a NOOP\r\nb NOOP\r\n\r\nc NOOP\r\n", "[a NOOP][b NOOP][c NOOP]"),
-	/* Errors: the rest of the line is skipped, the next line parsed. */
-	C("\r\n", ""),
-	C("a1\r\nb NOOP\r\n", "[ERR a1 Missing command][b NOOP]"),
-	C("a1\nb NOOP\r\n", "[ERR a1 Missing command][b NOOP]"),
-	C(" NOOP\r\nb NOOP\r\n", "[ERR * Missing tag][b NOOP]"),
-	C("a+b NOOP\r\nb NOOP\r\n", "[ERR * Invalid tag][b NOOP]"),
-	C("a1 X (a\r\nb NOOP\r\n", "[ERR a1 Missing ')'][b NOOP]"),
-	C("a1 X a)\r\nb NOOP\r\n", "[ERR a1 Unexpected ')'][b NOOP]"),
-	C("a1 X \"abc\r\nb NOOP\r\n", "[ERR a1 Missing '\"'][b NOOP]"),
-	C("a1 X \"abc\nb NOOP\r\n", "[ERR a1 Missing '\"'][b NOOP]"),
-	C("a1 X \"a\\bc\" d\r\nb NOOP\r\n", "[ERR a1 Invalid escape in quoted string][b NOOP]"),
-	C("a1 X \"a\"b\r\nb NOOP\r\n", "[ERR a1 Missing space between arguments][b NOOP]"),
-	C("a1 X {abc}\r\nb NOOP\r\n", "[ERR a1 Invalid literal size][b NOOP]"),
-	C("a1 X {5}x\r\nb NOOP\r\n", "[ERR a1 Missing CRLF after literal size][b NOOP]"),
-	C("a1 X {99999999999999999999999}\r\nb NOOP\r\n", "[ERR a1 Literal too large][b NOOP]"),
-	C("a1 X a\rb\r\nb NOOP\r\n", "[ERR a1 CR without LF][b NOOP]"),
-	C("a1 X a\x7f\r\nb NOOP\r\n", "[ERR a1 Invalid characters in atom][b NOOP]"),
-	C("a1 X a\r b\r\nb NOOP\r\n", "[ERR a1 CR without LF][b NOOP]"),
-	C("a1 X BODY[1\r\nb NOOP\r\n", "[ERR a1 Missing ']'][b NOOP]"),
-	C("a1 X BODY.peek[1 x\r\nb NOOP\r\n", "[ERR a1 Missing ']'][b NOOP]"),
-	C("a1 SELECT a[b c]\r\n", "[a1 SELECT a[b c]]"),
-	C("a1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}\r\n", "[a1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}]"),
-	C("a1 X\x01 y\r\nb NOOP\r\n", "[ERR a1 Invalid command name][b NOOP]"),
-	/* Literal policy: a refused synchronizing literal ends the command;
-	 * a discarded non-synchronizing one is read and the command finishes. */
-	C("a1 APPEND INBOX {200}\r\nb NOOP\r\n", "[LIT 200][NO a1][b NOOP]"),
-	C("a1 X {101+}\r\n"
-	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	 " y\r\nb NOOP\r\n",
-	 "[LIT 101+][a1 X {0} y TOOBIG][b NOOP]"),
-	/* A literal's bytes may hold anything, CRLF and parentheses included. */
-	C("a1 X {4}\r\n)\r\n(\r\n", "[LIT 4][a1 X {4})\r\n(]"),
+    C("a1 NOOP\r\n", "[a1 NOOP]"),
+    C("a1 noop\n", "[a1 NOOP]"),
+    C("a1 LOGIN alice \"pass word\"\r\n", "[a1 LOGIN alice \"pass word\"]"),
+    C("a1 LOGIN \"a\\\"b\\\\c\" x\r\n", "[a1 LOGIN \"a\"b\\c\" x]"),
+    C("a1 SELECT INBOX (CONDSTORE)\r\n", "[a1 SELECT INBOX (CONDSTORE)]"),
+    C("a1 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>)\r\n",
+      "[a1 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From To)]<0.100>)]"),
+    C("a1 FETCH 1 BODY[]\r\n", "[a1 FETCH 1 BODY[]]"),
+    C("a1 X ((a b) (c (d)) ())\r\n", "[a1 X ((a b) (c (d)) ())]"),
+    C("a1 X  a   b \r\n", "[a1 X a b]"),
+    C("a1 APPEND INBOX {5}\r\nhello\r\n", "[LIT 5][a1 APPEND INBOX {5}hello]"),
+    C("a1 APPEND INBOX (\\Seen) {5+}\r\nhel\r\n\r\n", "[LIT 5+][a1 APPEND INBOX (\\Seen) {5}hel\r\n]"),
+    C("a1 APPEND INBOX ~{3}\r\na\0b\r\n", "[LIT 3][a1 APPEND INBOX ~{3}a\0b]"),
+    C("a1 X {0}\r\n\r\n", "[LIT 0][a1 X {0}]"),
+    C("a1 X {2}\r\nab {1}\r\nc\r\n", "[LIT 2][LIT 1][a1 X {2}ab {1}c]"),
+    C("a1 X ({2}\r\nab)\r\n", "[LIT 2][a1 X ({2}ab)]"),
+    C("a1 X ~abc\r\n", "[a1 X ~abc]"),
+    C("a1 X \"\"\r\n", "[a1 X \"\"]"),
+    C("a1 X \"caf\xc3\xa9\"\r\n", "[a1 X \"caf\xc3\xa9\"]"),
+    /* Two commands in one buffer, and empty lines between. */
+    C("a NOOP\r\nb NOOP\r\n\r\nc NOOP\r\n", "[a NOOP][b NOOP][c NOOP]"),
+    /* Errors: the rest of the line is skipped, the next line parsed. */
+    C("\r\n", ""),
+    C("a1\r\nb NOOP\r\n", "[ERR a1 Missing command][b NOOP]"),
+    C("a1\nb NOOP\r\n", "[ERR a1 Missing command][b NOOP]"),
+    C(" NOOP\r\nb NOOP\r\n", "[ERR * Missing tag][b NOOP]"),
+    C("a+b NOOP\r\nb NOOP\r\n", "[ERR * Invalid tag][b NOOP]"),
+    C("a1 X (a\r\nb NOOP\r\n", "[ERR a1 Missing ')'][b NOOP]"),
+    C("a1 X a)\r\nb NOOP\r\n", "[ERR a1 Unexpected ')'][b NOOP]"),
+    C("a1 X \"abc\r\nb NOOP\r\n", "[ERR a1 Missing '\"'][b NOOP]"),
+    C("a1 X \"abc\nb NOOP\r\n", "[ERR a1 Missing '\"'][b NOOP]"),
+    C("a1 X \"a\\bc\" d\r\nb NOOP\r\n", "[ERR a1 Invalid escape in quoted string][b NOOP]"),
+    C("a1 X \"a\"b\r\nb NOOP\r\n", "[ERR a1 Missing space between arguments][b NOOP]"),
+    C("a1 X {abc}\r\nb NOOP\r\n", "[ERR a1 Invalid literal size][b NOOP]"),
+    C("a1 X {5}x\r\nb NOOP\r\n", "[ERR a1 Missing CRLF after literal size][b NOOP]"),
+    C("a1 X {99999999999999999999999}\r\nb NOOP\r\n", "[ERR a1 Literal too large][b NOOP]"),
+    C("a1 X a\rb\r\nb NOOP\r\n", "[ERR a1 CR without LF][b NOOP]"),
+    C("a1 X a\x7f\r\nb NOOP\r\n", "[ERR a1 Invalid characters in atom][b NOOP]"),
+    C("a1 X a\r b\r\nb NOOP\r\n", "[ERR a1 CR without LF][b NOOP]"),
+    C("a1 X BODY[1\r\nb NOOP\r\n", "[ERR a1 Missing ']'][b NOOP]"),
+    C("a1 X BODY.peek[1 x\r\nb NOOP\r\n", "[ERR a1 Missing ']'][b NOOP]"),
+    C("a1 SELECT a[b c]\r\n", "[a1 SELECT a[b c]]"),
+    C("a1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}\r\n", "[a1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}]"),
+    C("a1 X\x01 y\r\nb NOOP\r\n", "[ERR a1 Invalid command name][b NOOP]"),
+    /* Literal policy: a refused synchronizing literal ends the command;
+     * a discarded non-synchronizing one is read and the command finishes. */
+    C("a1 APPEND INBOX {200}\r\nb NOOP\r\n", "[LIT 200][NO a1][b NOOP]"),
+    C("a1 X {101+}\r\n"
+      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+      " y\r\nb NOOP\r\n",
+      "[LIT 101+][a1 X {0} y TOOBIG][b NOOP]"),
+    /* A literal's bytes may hold anything, CRLF and parentheses included. */
+    C("a1 X {4}\r\n)\r\n(\r\n", "[LIT 4][a1 X {4})\r\n(]"),
 };
 
 TEST(table)
@@ -202,8 +205,8 @@ TEST(table)
 			test_checks++;
 			if (out.len != wantbuf.len || memcmp(out.data, wantbuf.data, wantbuf.len) != 0) {
 				test_failures++;
-				printf("FAIL table[%zu] split %zu: got \"%s\", want \"%s\"\n", i, split, buf_cstr(&out),
-				       buf_cstr(&wantbuf));
+				printf("FAIL table[%zu] split %zu: got \"%s\", want \"%s\"\n", i, split,
+				       buf_cstr(&out), buf_cstr(&wantbuf));
 				break;
 			}
 		}
@@ -232,7 +235,8 @@ TEST(line_limit)
 	buf_puts(&in, "\r\nb NOOP\r\n");
 	CHECK_STR(run_split(in.data, in.len, 64, in.len, false, &out),
 		  "[ERR a1 Command line too long toolong][b NOOP]");
-	CHECK_STR(run_split(in.data, in.len, 64, 0, true, &out), "[ERR a1 Command line too long toolong][b NOOP]");
+	CHECK_STR(run_split(in.data, in.len, 64, 0, true, &out),
+		  "[ERR a1 Command line too long toolong][b NOOP]");
 	/* Exactly at the limit is fine: "a1 X " + 57 bytes + CRLF. */
 	buf_reset(&in);
 	buf_puts(&in, "a1 X ");
@@ -246,7 +250,8 @@ TEST(line_limit)
 	for (int i = 0; i < 60; i++)
 		buf_putc(&in, 'y');
 	buf_puts(&in, "\r\n");
-	CHECK_STR(run_split(in.data, in.len, 64, in.len, false, &out), "[ERR a1 Command line too long toolong]");
+	CHECK_STR(run_split(in.data, in.len, 64, in.len, false, &out),
+		  "[ERR a1 Command line too long toolong]");
 	/* Literal bytes do not count against the line. */
 	buf_reset(&in);
 	buf_puts(&in, "a1 X {90}\r\n");
@@ -269,14 +274,16 @@ TEST(limits)
 	for (int i = 0; i < IMAP_PARSE_MAX_DEPTH + 1; i++)
 		buf_putc(&in, '(');
 	buf_puts(&in, "\r\nb NOOP\r\n");
-	CHECK_STR(run_split(in.data, in.len, 1 << 20, in.len, false, &out), "[ERR a1 Lists nested too deeply][b NOOP]");
+	CHECK_STR(run_split(in.data, in.len, 1 << 20, in.len, false, &out),
+		  "[ERR a1 Lists nested too deeply][b NOOP]");
 	/* Argument count. */
 	buf_reset(&in);
 	buf_puts(&in, "a1 X");
 	for (int i = 0; i < IMAP_PARSE_MAX_ARGS + 1; i++)
 		buf_puts(&in, " a");
 	buf_puts(&in, "\r\nb NOOP\r\n");
-	CHECK_STR(run_split(in.data, in.len, 1 << 22, in.len, false, &out), "[ERR a1 Too many arguments][b NOOP]");
+	CHECK_STR(run_split(in.data, in.len, 1 << 22, in.len, false, &out),
+		  "[ERR a1 Too many arguments][b NOOP]");
 	buf_free(&in);
 	buf_free(&out);
 }

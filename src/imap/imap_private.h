@@ -43,25 +43,25 @@ enum imap_state {
 /* What a waiting session waits for. */
 enum imap_wait {
 	IMAP_WAIT_NONE,
-	IMAP_WAIT_LOGIN,   /* a password check (auth_login) */
-	IMAP_WAIT_SASL,    /* the client's next SASL line */
-	IMAP_WAIT_STORE,   /* APPEND's group commit */
-	IMAP_WAIT_IDLE,    /* IDLE: the client's DONE */
-	IMAP_WAIT_OUTPUT,  /* a streaming command: the output buffer to drain */
+	IMAP_WAIT_LOGIN,  /* a password check (auth_login) */
+	IMAP_WAIT_SASL,	  /* the client's next SASL line */
+	IMAP_WAIT_STORE,  /* APPEND's group commit */
+	IMAP_WAIT_IDLE,	  /* IDLE: the client's DONE */
+	IMAP_WAIT_OUTPUT, /* a streaming command: the output buffer to drain */
 };
 
 /* The selected mailbox as this session has told the client about it. */
 struct imap_selected {
 	int64_t id;
-	char *name;               /* UTF-8 */
-	bool readonly;            /* EXAMINE */
+	char *name;    /* UTF-8 */
+	bool readonly; /* EXAMINE */
 	uint32_t uidvalidity;
 	/* The sequence-number map: uids[seq - 1]. */
 	uint32_t *uids;
 	size_t count, cap;
-	uint32_t uidnext;         /* every UID below this was reported (or expunged) */
-	uint64_t modseq;          /* changes with modseq <= this were reported */
-	char *keywords;           /* the mailbox keywords last sent in FLAGS */
+	uint32_t uidnext; /* every UID below this was reported (or expunged) */
+	uint64_t modseq;  /* changes with modseq <= this were reported */
+	char *keywords;	  /* the mailbox keywords last sent in FLAGS */
 	/* \Recent UIDs of this session (IMAP4rev1), as ranges. */
 	struct imap_range *recent;
 	size_t recent_count;
@@ -72,23 +72,23 @@ struct imap_selected {
 	struct imap_own {
 		uint32_t uid;
 		uint64_t modseq;
-	} *own;
+	} * own;
 	size_t own_count, own_cap;
 	/* SEARCHRES: UIDs saved by SEARCH RETURN (SAVE), "$". */
 	uint32_t *saved;
 	size_t saved_count;
-	bool dirty;               /* a change notification arrived */
+	bool dirty; /* a change notification arrived */
 };
 
 /* A command as dispatched. Views into the parser's results, valid until
  * imap_done()/imap_bad(). */
 struct imap_cmd {
 	const char *tag;
-	const char *name;         /* upper-case; "FETCH" for "UID FETCH" */
-	bool uid;                 /* prefixed with UID */
+	const char *name; /* upper-case; "FETCH" for "UID FETCH" */
+	bool uid;	  /* prefixed with UID */
 	const struct imap_arg *args;
 	size_t argc;
-	unsigned flags;           /* of the command table entry */
+	unsigned flags; /* of the command table entry */
 };
 
 struct imap_session {
@@ -103,35 +103,35 @@ struct imap_session {
 	struct store_watch *watch;
 	struct imap_selected *sel;
 	/* ENABLEd extensions and modes. */
-	bool rev2;                /* IMAP4rev2 */
-	bool utf8;                /* UTF8=ACCEPT (or rev2): names in UTF-8 */
+	bool rev2; /* IMAP4rev2 */
+	bool utf8; /* UTF8=ACCEPT (or rev2): names in UTF-8 */
 	bool condstore;
 	bool qresync;
 	bool compressed;
 	/* The command in progress. */
 	struct imap_cmd cur;
 	enum imap_wait wait;
-	uint64_t literal_total;   /* literal bytes of the current command */
+	uint64_t literal_total;			 /* literal bytes of the current command */
 	void (*drained)(struct imap_session *s); /* IMAP_WAIT_OUTPUT: continue */
-	void *cmd_ctx;            /* the waiting command's state */
+	void *cmd_ctx;				 /* the waiting command's state */
 	void (*cmd_ctx_free)(void *ctx);
-	bool literal_refused;     /* a non-synchronizing literal was discarded */
+	bool literal_refused; /* a non-synchronizing literal was discarded */
 	const char *literal_error;
-	bool skip_line;           /* skipping the rest of an over-long SASL/IDLE line */
+	bool skip_line; /* skipping the rest of an over-long SASL/IDLE line */
 	/* Authentication in progress. */
 	struct sasl *sasl;
 	struct auth_login_req *login;
 	char *scram_user;
 	/* Lifetime. */
-	bool freed;               /* the conn is gone; free when the store answers */
-	bool shutdown;            /* close after the command in progress */
+	bool freed;    /* the conn is gone; free when the store answers */
+	bool shutdown; /* close after the command in progress */
 };
 
 /* Command flags. */
-#define IMAP_CMD_NOAUTH (1u << 0)    /* only before authentication */
-#define IMAP_CMD_AUTH (1u << 1)      /* authenticated or selected */
-#define IMAP_CMD_SELECTED (1u << 2)  /* selected only */
-#define IMAP_CMD_UID (1u << 3)       /* has a UID form */
+#define IMAP_CMD_NOAUTH (1u << 0)     /* only before authentication */
+#define IMAP_CMD_AUTH (1u << 1)	      /* authenticated or selected */
+#define IMAP_CMD_SELECTED (1u << 2)   /* selected only */
+#define IMAP_CMD_UID (1u << 3)	      /* has a UID form */
 #define IMAP_CMD_NO_EXPUNGE (1u << 4) /* no EXPUNGE responses while it runs (FETCH, STORE, SEARCH by seq) */
 
 typedef void imap_cmd_fn(struct imap_session *s, struct imap_cmd *cmd);
@@ -146,9 +146,10 @@ void imap_write_buf(struct imap_session *s, const struct buf *b);
  * mailbox first (without EXPUNGE for NO_EXPUNGE commands), then the tagged
  * reply "<tag> <status> <text>". Resumes reading when the command waited. */
 void imap_done(struct imap_session *s, struct imap_cmd *cmd, const char *status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* Ends the command with "<tag> BAD <text>" and counts a client error. */
-void imap_bad(struct imap_session *s, struct imap_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void imap_bad(struct imap_session *s, struct imap_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Ends the command after the handler wrote its own tagged line (STARTTLS,
  * COMPRESS: the reply must precede a change of the connection). */
 void imap_finish(struct imap_session *s);
@@ -206,7 +207,8 @@ void imap_check_keywords(struct imap_session *s, const char *keywords, struct bu
 /* Flags from a list argument ("(\Seen kw)") or a single atom. Returns 0,
  * or -1 (bad flag). imap_parse_flag_args does the same for count
  * arguments in a row (STORE's flags without parentheses). */
-int imap_parse_flags(const struct imap_arg *list, uint32_t *flags_r, struct buf *keywords, const char **error_r);
+int imap_parse_flags(const struct imap_arg *list, uint32_t *flags_r, struct buf *keywords,
+		     const char **error_r);
 int imap_parse_flag_args(const struct imap_arg *v, size_t n, uint32_t *flags_r, struct buf *keywords,
 			 const char **error_r);
 
@@ -227,9 +229,10 @@ int imap_section_bytes(const char *data, size_t len, const char *section, struct
 /* ---- commands ---------------------------------------------------------- */
 
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate, cmd_id,
-	cmd_enable, cmd_namespace, cmd_compress;
+    cmd_enable, cmd_namespace, cmd_compress;
 imap_cmd_fn cmd_select, cmd_examine, cmd_close, cmd_unselect, cmd_expunge, cmd_check, cmd_idle;
-imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub, cmd_status;
+imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe, cmd_list, cmd_lsub,
+    cmd_status;
 imap_cmd_fn cmd_append;
 imap_cmd_fn cmd_fetch, cmd_store, cmd_copy, cmd_move;
 imap_cmd_fn cmd_search, cmd_sort, cmd_thread;

@@ -39,7 +39,7 @@ enum skey_type {
 	SK_SEQSET,
 	SK_UIDSET,
 	SK_SAVED,
-	SK_FLAG,     /* flag bit set */
+	SK_FLAG, /* flag bit set */
 	SK_KEYWORD,
 	SK_RECENT,
 	SK_NEW,
@@ -62,15 +62,15 @@ struct skey {
 	struct skey *kids;
 	size_t nkids;
 	uint32_t flag;
-	char *str;          /* keyword, header field name */
-	char *value;        /* folded search string */
-	uint64_t num;       /* size, modseq, day number */
+	char *str;    /* keyword, header field name */
+	char *value;  /* folded search string */
+	uint64_t num; /* size, modseq, day number */
 	struct imap_seqset set;
 	int cost;
 };
 
 struct imap_search {
-	struct skey root;   /* SK_AND */
+	struct skey root; /* SK_AND */
 	size_t nkeys;
 	bool modseq_used;
 	const char *charset;
@@ -90,7 +90,8 @@ static int fold_string(struct imap_search *q, const struct imap_arg *a, char **o
 	buf_init(&folded, 4 << 20);
 	const char *src = raw;
 	size_t len = strlen(raw);
-	if (q->charset != NULL && strcasecmp(q->charset, "UTF-8") != 0 && strcasecmp(q->charset, "US-ASCII") != 0) {
+	if (q->charset != NULL && strcasecmp(q->charset, "UTF-8") != 0 &&
+	    strcasecmp(q->charset, "US-ASCII") != 0) {
 		charset_to_utf8(q->charset, raw, len, &utf8);
 		src = buf_cstr(&utf8);
 		len = utf8.len;
@@ -204,11 +205,11 @@ static int parse_key(struct imap_session *s, struct imap_search *q, const struct
 		uint32_t flag;
 		bool negate;
 	} flags[] = {
-		{"ANSWERED", STORE_FLAG_ANSWERED, false}, {"DELETED", STORE_FLAG_DELETED, false},
-		{"DRAFT", STORE_FLAG_DRAFT, false},	   {"FLAGGED", STORE_FLAG_FLAGGED, false},
-		{"SEEN", STORE_FLAG_SEEN, false},	   {"UNANSWERED", STORE_FLAG_ANSWERED, true},
-		{"UNDELETED", STORE_FLAG_DELETED, true},   {"UNDRAFT", STORE_FLAG_DRAFT, true},
-		{"UNFLAGGED", STORE_FLAG_FLAGGED, true},   {"UNSEEN", STORE_FLAG_SEEN, true},
+	    {"ANSWERED", STORE_FLAG_ANSWERED, false}, {"DELETED", STORE_FLAG_DELETED, false},
+	    {"DRAFT", STORE_FLAG_DRAFT, false},	      {"FLAGGED", STORE_FLAG_FLAGGED, false},
+	    {"SEEN", STORE_FLAG_SEEN, false},	      {"UNANSWERED", STORE_FLAG_ANSWERED, true},
+	    {"UNDELETED", STORE_FLAG_DELETED, true},  {"UNDRAFT", STORE_FLAG_DRAFT, true},
+	    {"UNFLAGGED", STORE_FLAG_FLAGGED, true},  {"UNSEEN", STORE_FLAG_SEEN, true},
 	};
 	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
 		if (strcasecmp(w, flags[f].name) == 0) {
@@ -249,8 +250,10 @@ static int parse_key(struct imap_session *s, struct imap_search *q, const struct
 		k->type = SK_OR;
 		k->kids = xcalloc(2, sizeof(*k->kids));
 		k->nkids = 2;
-		if (need(i, argc, error_r) < 0 || parse_key(s, q, args, argc, &i, &k->kids[0], depth + 1, error_r) < 0 ||
-		    need(i, argc, error_r) < 0 || parse_key(s, q, args, argc, &i, &k->kids[1], depth + 1, error_r) < 0)
+		if (need(i, argc, error_r) < 0 ||
+		    parse_key(s, q, args, argc, &i, &k->kids[0], depth + 1, error_r) < 0 ||
+		    need(i, argc, error_r) < 0 ||
+		    parse_key(s, q, args, argc, &i, &k->kids[1], depth + 1, error_r) < 0)
 			return -1;
 	} else if (strcasecmp(w, "KEYWORD") == 0 || strcasecmp(w, "UNKEYWORD") == 0) {
 		if (need(i, argc, error_r) < 0 || args[i].type != IMAP_ARG_ATOM) {
@@ -291,7 +294,8 @@ static int parse_key(struct imap_session *s, struct imap_search *q, const struct
 		else
 			k->type = sent ? SK_SENTSINCE : SK_SINCE;
 	} else if (strcasecmp(w, "LARGER") == 0 || strcasecmp(w, "SMALLER") == 0) {
-		if (need(i, argc, error_r) < 0 || args[i].type != IMAP_ARG_ATOM || str_to_u64(args[i].str, &k->num) < 0) {
+		if (need(i, argc, error_r) < 0 || args[i].type != IMAP_ARG_ATOM ||
+		    str_to_u64(args[i].str, &k->num) < 0) {
 			*error_r = "Invalid search size";
 			return -1;
 		}
@@ -316,7 +320,8 @@ static int parse_key(struct imap_session *s, struct imap_search *q, const struct
 		/* MODSEQ [entry-name entry-type-req] mod-sequence-valzer */
 		if (i + 2 < argc + 0 && imap_arg_is_string(&args[i]) && args[i + 1].type == IMAP_ARG_ATOM)
 			i += 2;
-		if (need(i, argc, error_r) < 0 || args[i].type != IMAP_ARG_ATOM || str_to_u64(args[i].str, &k->num) < 0) {
+		if (need(i, argc, error_r) < 0 || args[i].type != IMAP_ARG_ATOM ||
+		    str_to_u64(args[i].str, &k->num) < 0) {
 			*error_r = "Invalid MODSEQ";
 			return -1;
 		}
@@ -389,7 +394,8 @@ void imap_search_free(struct imap_search **qp)
 
 int imap_search_set_charset(const char *charset, const char **error_r)
 {
-	if (strcasecmp(charset, "UTF-8") == 0 || strcasecmp(charset, "US-ASCII") == 0 || charset_is_known(charset))
+	if (strcasecmp(charset, "UTF-8") == 0 || strcasecmp(charset, "US-ASCII") == 0 ||
+	    charset_is_known(charset))
 		return 0;
 	*error_r = "Unknown charset";
 	return -1;
@@ -426,13 +432,13 @@ struct smsg {
 	struct imap_session *s;
 	const struct store_msg *m;
 	uint32_t seq;
-	int loaded;                /* 0 not yet, 1 yes, -1 failed */
+	int loaded; /* 0 not yet, 1 yes, -1 failed */
 	char *data;
 	size_t len;
 	struct mime_message *mime;
 	bool hdr_done, body_done;
-	struct buf hdr;            /* decoded, folded header text */
-	struct buf body;           /* decoded, folded body text */
+	struct buf hdr;	 /* decoded, folded header text */
+	struct buf body; /* decoded, folded body text */
 	bool sent_done;
 	long long sent_day;
 };
@@ -822,8 +828,9 @@ int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_s
 		/* Candidates from the full-text index, each one checked. */
 		uint32_t *cand = NULL;
 		size_t ncand = 0;
-		if (store_search(s->srv->store, sel->id, fk->type == SK_BODY ? STORE_SEARCH_BODY : STORE_SEARCH_TEXT,
-				 fk->str, &cand, &ncand, error_r) < 0)
+		if (store_search(s->srv->store, sel->id,
+				 fk->type == SK_BODY ? STORE_SEARCH_BODY : STORE_SEARCH_TEXT, fk->str, &cand,
+				 &ncand, error_r) < 0)
 			return -1;
 		for (size_t i = 0; i < ncand; i++) {
 			uint32_t seq = imap_seq_of(sel, cand[i]);
@@ -843,7 +850,8 @@ int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_s
 		free(cand);
 		return 0;
 	}
-	struct store_msg_iter *it = store_msg_iter_new(s->srv->store, sel->id, sel->uids[0], sel->uids[sel->count - 1], fields);
+	struct store_msg_iter *it =
+	    store_msg_iter_new(s->srv->store, sel->id, sel->uids[0], sel->uids[sel->count - 1], fields);
 	struct store_msg m;
 	size_t pos = 0;
 	while (store_msg_iter_next(it, &m) == 1) {

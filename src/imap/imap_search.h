@@ -20,11 +20,11 @@
 struct imap_search;
 
 struct imap_search_result {
-	uint32_t *uids;        /* ascending */
-	uint64_t *modseqs;     /* parallel to uids */
+	uint32_t *uids;	   /* ascending */
+	uint64_t *modseqs; /* parallel to uids */
 	size_t count;
 	uint64_t highestmodseq; /* of the matches (for CONDSTORE's (MODSEQ n)) */
-	bool modseq_used;       /* the program had a MODSEQ key */
+	bool modseq_used;	/* the program had a MODSEQ key */
 };
 
 /* Parses args[0..argc) as a search program. charset NULL: a leading

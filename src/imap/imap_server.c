@@ -123,10 +123,11 @@ static void command_end(struct imap_session *s)
 		conn_resume(s->c);
 }
 
-static void tagged_line(struct imap_session *s, const char *tag, const char *status, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+static void tagged_line(struct imap_session *s, const char *tag, const char *status, const char *fmt,
+			va_list ap) __attribute__((format(printf, 4, 0)));
 
-static void tagged_line(struct imap_session *s, const char *tag, const char *status, const char *fmt, va_list ap)
+static void tagged_line(struct imap_session *s, const char *tag, const char *status, const char *fmt,
+			va_list ap)
 {
 	char text[1024];
 	int n = vsnprintf(text, sizeof(text), fmt, ap);
@@ -185,9 +186,11 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 			buf_puts(out, " LOGINDISABLED");
 		return;
 	}
-	buf_puts(out, " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS"
-		      " STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
-		      " CONDSTORE QRESYNC BINARY MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT");
+	buf_puts(
+	    out,
+	    " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS"
+	    " STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
+	    " CONDSTORE QRESYNC BINARY MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)cfg->max_message_size);
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
@@ -225,7 +228,8 @@ char *imap_name_in(struct imap_session *s, const struct imap_arg *a, const char 
 		return NULL;
 	}
 	/* INBOX is case-insensitive (also as the first level of a hierarchy). */
-	if (b.len >= 5 && strncasecmp(b.data, "INBOX", 5) == 0 && (b.len == 5 || b.data[5] == STORE_MAILBOX_SEP))
+	if (b.len >= 5 && strncasecmp(b.data, "INBOX", 5) == 0 &&
+	    (b.len == 5 || b.data[5] == STORE_MAILBOX_SEP))
 		memcpy(b.data, "INBOX", 5);
 	if (b.len == 0) {
 		buf_free(&b);
@@ -313,42 +317,42 @@ struct imap_command {
 #define NOEXP IMAP_CMD_NO_EXPUNGE
 
 static const struct imap_command commands[] = {
-	{"CAPABILITY", cmd_capability, ANY},
-	{"NOOP", cmd_noop, ANY},
-	{"LOGOUT", cmd_logout, ANY},
-	{"ID", cmd_id, ANY},
-	{"STARTTLS", cmd_starttls, NOAUTH},
-	{"LOGIN", cmd_login, NOAUTH},
-	{"AUTHENTICATE", cmd_authenticate, NOAUTH},
-	{"ENABLE", cmd_enable, AUTH},
-	{"NAMESPACE", cmd_namespace, AUTH},
-	{"COMPRESS", cmd_compress, AUTH},
-	{"SELECT", cmd_select, AUTH},
-	{"EXAMINE", cmd_examine, AUTH},
-	{"CREATE", cmd_create, AUTH},
-	{"DELETE", cmd_delete, AUTH},
-	{"RENAME", cmd_rename, AUTH},
-	{"SUBSCRIBE", cmd_subscribe, AUTH},
-	{"UNSUBSCRIBE", cmd_unsubscribe, AUTH},
-	{"LIST", cmd_list, AUTH},
-	{"LSUB", cmd_lsub, AUTH},
-	{"STATUS", cmd_status, AUTH},
-	{"APPEND", cmd_append, AUTH},
-	{"IDLE", cmd_idle, AUTH},
-	{"GETQUOTA", cmd_getquota, AUTH},
-	{"GETQUOTAROOT", cmd_getquotaroot, AUTH},
-	{"SETQUOTA", cmd_setquota, AUTH},
-	{"CHECK", cmd_check, SEL},
-	{"CLOSE", cmd_close, SEL},
-	{"UNSELECT", cmd_unselect, SEL},
-	{"EXPUNGE", cmd_expunge, SEL | UID},
-	{"FETCH", cmd_fetch, SEL | UID | NOEXP},
-	{"STORE", cmd_store, SEL | UID | NOEXP},
-	{"SEARCH", cmd_search, SEL | UID | NOEXP},
-	{"SORT", cmd_sort, SEL | UID | NOEXP},
-	{"THREAD", cmd_thread, SEL | UID | NOEXP},
-	{"COPY", cmd_copy, SEL | UID | NOEXP},
-	{"MOVE", cmd_move, SEL | UID},
+    {"CAPABILITY", cmd_capability, ANY},
+    {"NOOP", cmd_noop, ANY},
+    {"LOGOUT", cmd_logout, ANY},
+    {"ID", cmd_id, ANY},
+    {"STARTTLS", cmd_starttls, NOAUTH},
+    {"LOGIN", cmd_login, NOAUTH},
+    {"AUTHENTICATE", cmd_authenticate, NOAUTH},
+    {"ENABLE", cmd_enable, AUTH},
+    {"NAMESPACE", cmd_namespace, AUTH},
+    {"COMPRESS", cmd_compress, AUTH},
+    {"SELECT", cmd_select, AUTH},
+    {"EXAMINE", cmd_examine, AUTH},
+    {"CREATE", cmd_create, AUTH},
+    {"DELETE", cmd_delete, AUTH},
+    {"RENAME", cmd_rename, AUTH},
+    {"SUBSCRIBE", cmd_subscribe, AUTH},
+    {"UNSUBSCRIBE", cmd_unsubscribe, AUTH},
+    {"LIST", cmd_list, AUTH},
+    {"LSUB", cmd_lsub, AUTH},
+    {"STATUS", cmd_status, AUTH},
+    {"APPEND", cmd_append, AUTH},
+    {"IDLE", cmd_idle, AUTH},
+    {"GETQUOTA", cmd_getquota, AUTH},
+    {"GETQUOTAROOT", cmd_getquotaroot, AUTH},
+    {"SETQUOTA", cmd_setquota, AUTH},
+    {"CHECK", cmd_check, SEL},
+    {"CLOSE", cmd_close, SEL},
+    {"UNSELECT", cmd_unselect, SEL},
+    {"EXPUNGE", cmd_expunge, SEL | UID},
+    {"FETCH", cmd_fetch, SEL | UID | NOEXP},
+    {"STORE", cmd_store, SEL | UID | NOEXP},
+    {"SEARCH", cmd_search, SEL | UID | NOEXP},
+    {"SORT", cmd_sort, SEL | UID | NOEXP},
+    {"THREAD", cmd_thread, SEL | UID | NOEXP},
+    {"COPY", cmd_copy, SEL | UID | NOEXP},
+    {"MOVE", cmd_move, SEL | UID},
 };
 
 static void dispatch(struct imap_session *s)
@@ -421,8 +425,8 @@ static void literal_check(struct imap_session *s)
 	const struct config *cfg = s->srv->cfg;
 	bool append = p->name != NULL && strcmp(p->name, "APPEND") == 0;
 	uint64_t max = s->state == IMAP_STATE_NOAUTH ? IMAP_PREAUTH_LITERAL
-			: append			? cfg->max_message_size
-							: cfg->imap_max_line;
+		       : append			     ? cfg->max_message_size
+						     : cfg->imap_max_line;
 	/* MULTIAPPEND: several messages, but not without end. */
 	uint64_t total_max = append ? 4 * cfg->max_message_size : cfg->imap_max_line;
 	const char *error = NULL;
@@ -445,7 +449,8 @@ static void literal_check(struct imap_session *s)
 			imap_printf(s, "%s NO [TOOBIG] %s\r\n", p->tag, error);
 		else
 			imap_printf(s, "%s BAD [TOOBIG] %s\r\n", p->tag, error);
-		log_session(s->c->id, "imap refused literal of %llu bytes", (unsigned long long)p->literal_size);
+		log_session(s->c->id, "imap refused literal of %llu bytes",
+			    (unsigned long long)p->literal_size);
 		command_end(s);
 		if (!append)
 			count_error(s);
@@ -609,12 +614,12 @@ void imap_session_destroy(struct imap_session *s)
 }
 
 const struct conn_handler imap_handler = {
-	.name = "imap",
-	.open = imap_open,
-	.read = imap_read,
-	.drained = imap_drained,
-	.timeout = imap_timeout,
-	.shutdown = imap_shutdown,
-	.free = imap_free,
-	.busy_reply = "* BYE Too many connections, try again later.\r\n",
+    .name = "imap",
+    .open = imap_open,
+    .read = imap_read,
+    .drained = imap_drained,
+    .timeout = imap_timeout,
+    .shutdown = imap_shutdown,
+    .free = imap_free,
+    .busy_reply = "* BYE Too many connections, try again later.\r\n",
 };

@@ -159,14 +159,15 @@ static const struct {
 	uint32_t bit;
 	const char *name;
 } flag_names[] = {
-	{STORE_FLAG_ANSWERED, "\\Answered"}, {STORE_FLAG_FLAGGED, "\\Flagged"},
-	{STORE_FLAG_DELETED, "\\Deleted"},   {STORE_FLAG_SEEN, "\\Seen"},
-	{STORE_FLAG_DRAFT, "\\Draft"},       {STORE_FLAG_FORWARDED, "$Forwarded"},
-	{STORE_FLAG_JUNK, "$Junk"},          {STORE_FLAG_NOTJUNK, "$NotJunk"},
+    {STORE_FLAG_ANSWERED, "\\Answered"}, {STORE_FLAG_FLAGGED, "\\Flagged"},
+    {STORE_FLAG_DELETED, "\\Deleted"},	 {STORE_FLAG_SEEN, "\\Seen"},
+    {STORE_FLAG_DRAFT, "\\Draft"},	 {STORE_FLAG_FORWARDED, "$Forwarded"},
+    {STORE_FLAG_JUNK, "$Junk"},		 {STORE_FLAG_NOTJUNK, "$NotJunk"},
 };
 #define N_FLAGS (sizeof(flag_names) / sizeof(flag_names[0]))
 
-void imap_write_flags(struct imap_session *s, struct buf *out, uint32_t uid, uint32_t flags, const char *keywords)
+void imap_write_flags(struct imap_session *s, struct buf *out, uint32_t uid, uint32_t flags,
+		      const char *keywords)
 {
 	buf_putc(out, '(');
 	size_t start = out->len;
@@ -253,7 +254,8 @@ static bool keyword_valid(const char *k, size_t n)
 	return true;
 }
 
-int imap_parse_flags(const struct imap_arg *list, uint32_t *flags_r, struct buf *keywords, const char **error_r)
+int imap_parse_flags(const struct imap_arg *list, uint32_t *flags_r, struct buf *keywords,
+		     const char **error_r)
 {
 	if (list->type == IMAP_ARG_LIST)
 		return imap_parse_flag_args(list->list, list->count, flags_r, keywords, error_r);
@@ -345,7 +347,8 @@ int imap_sync_open(struct imap_session *s, struct imap_selected *sel, const stru
 	/* Take \Recent first, then read the mailbox and the UIDs: a message
 	 * delivered meanwhile is then in the map, and recent for whoever takes
 	 * it next (our range ends at the UIDNEXT the mark moved to). */
-	if (!sel->readonly && store_mailbox_take_recent(st, mb0->id, &first_recent, &recent_next, error_r) < 0)
+	if (!sel->readonly &&
+	    store_mailbox_take_recent(st, mb0->id, &first_recent, &recent_next, error_r) < 0)
 		return -1;
 	struct store_mailbox mb = {0};
 	int r = store_mailbox_get_by_id(st, mb0->id, &mb, error_r);

@@ -139,11 +139,11 @@ char *imap_base_subject(const char *subject, bool *reply_r)
 /* ---- shared ------------------------------------------------------------- */
 
 struct node {
-	int msg;        /* index into msgs, or -1 for a dummy */
+	int msg; /* index into msgs, or -1 for a dummy */
 	int parent;
 	int first, last; /* children */
-	int next;       /* sibling */
-	time_t date;    /* for sorting: own date, or of the first child for dummies */
+	int next;	 /* sibling */
+	time_t date;	 /* for sorting: own date, or of the first child for dummies */
 	uint32_t seq;
 };
 

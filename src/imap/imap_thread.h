@@ -18,10 +18,10 @@
 char *imap_base_subject(const char *subject, bool *reply_r);
 
 struct imap_thread_msg {
-	uint32_t id;            /* what is printed: sequence number or UID */
-	uint32_t seq;           /* for tie-breaks */
-	time_t date;            /* sent date (internal date when absent) */
-	const char *subject;    /* decoded, UTF-8; NULL = "" */
+	uint32_t id;		/* what is printed: sequence number or UID */
+	uint32_t seq;		/* for tie-breaks */
+	time_t date;		/* sent date (internal date when absent) */
+	const char *subject;	/* decoded, UTF-8; NULL = "" */
 	const char *message_id; /* raw header values, or NULL */
 	const char *in_reply_to;
 	const char *references;

@@ -16,25 +16,25 @@ TEST(base_subject)
 		const char *in, *want;
 		bool reply;
 	} cases[] = {
-		{"Hello", "Hello", false},
-		{"Re: Hello", "Hello", true},
-		{"RE:Hello", "Hello", true},
-		{"Re: Re: Fwd: Hello", "Hello", true},
-		{"Fw: Hello", "Hello", true},
-		{"Re[2]: Hello", "Hello", true},
-		{"[list] Re: Hello", "Hello", true},
-		{"[list] Hello", "Hello", false},
-		{"[xyz]", "[xyz]", false},
-		{"Hello (fwd)", "Hello", true},
-		{"Hello (fwd)  (FWD) ", "Hello", true},
-		{"[Fwd: Hello]", "Hello", true},
-		{"re: [fwd: [fwd: re: [fwd: babylon]]]", "babylon", true},
-		{"[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)", "b", true},
-		{"  spaced \t  out  ", "spaced out", false},
-		{"Ad: Re: Ad: x", "Ad: Re: Ad: x", false},
-		{"Re:", "", true},
-		{"", "", false},
-		{NULL, "", false},
+	    {"Hello", "Hello", false},
+	    {"Re: Hello", "Hello", true},
+	    {"RE:Hello", "Hello", true},
+	    {"Re: Re: Fwd: Hello", "Hello", true},
+	    {"Fw: Hello", "Hello", true},
+	    {"Re[2]: Hello", "Hello", true},
+	    {"[list] Re: Hello", "Hello", true},
+	    {"[list] Hello", "Hello", false},
+	    {"[xyz]", "[xyz]", false},
+	    {"Hello (fwd)", "Hello", true},
+	    {"Hello (fwd)  (FWD) ", "Hello", true},
+	    {"[Fwd: Hello]", "Hello", true},
+	    {"re: [fwd: [fwd: re: [fwd: babylon]]]", "babylon", true},
+	    {"[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)", "b", true},
+	    {"  spaced \t  out  ", "spaced out", false},
+	    {"Ad: Re: Ad: x", "Ad: Re: Ad: x", false},
+	    {"Re:", "", true},
+	    {"", "", false},
+	    {NULL, "", false},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		bool reply = !cases[i].reply;
@@ -75,39 +75,39 @@ TEST(references)
 	buf_init(&out, 1 << 16);
 	/* imaptest "thread": a loop between two messages' References. */
 	static const struct tmsg loop[] = {
-		{NULL, "<a@b>", NULL, NULL, 1700003000},
-		{NULL, "<b@b>", NULL, "<a@b> <c@b>", 1699995000},
-		{NULL, "<c@b>", NULL, "<b@b>", 1700000000},
+	    {NULL, "<a@b>", NULL, NULL, 1700003000},
+	    {NULL, "<b@b>", NULL, "<a@b> <c@b>", 1699995000},
+	    {NULL, "<c@b>", NULL, "<b@b>", 1700000000},
 	};
 	CHECK_STR(run(loop, 3, true, &out), "(3 2)(1)");
 	/* A chain, a sibling, an unrelated message. */
 	static const struct tmsg chain[] = {
-		{"Plans", "<1@x>", NULL, NULL, 100},
-		{"Re: Plans", "<2@x>", "<1@x>", NULL, 200},
-		{"Re: Plans", "<3@x>", NULL, "<1@x>", 300},
-		{"Other", "<4@x>", NULL, NULL, 150},
-		{"Re: Plans", "<5@x>", NULL, "<1@x> <2@x>", 400},
+	    {"Plans", "<1@x>", NULL, NULL, 100},
+	    {"Re: Plans", "<2@x>", "<1@x>", NULL, 200},
+	    {"Re: Plans", "<3@x>", NULL, "<1@x>", 300},
+	    {"Other", "<4@x>", NULL, NULL, 150},
+	    {"Re: Plans", "<5@x>", NULL, "<1@x> <2@x>", 400},
 	};
 	CHECK_STR(run(chain, 5, true, &out), "(1 (2 5)(3))(4)");
 	/* A missing parent becomes a dummy holding both replies. */
 	static const struct tmsg dummy[] = {
-		{"Re: Lost", "<2@x>", NULL, "<1@x>", 200},
-		{"Re: Lost", "<3@x>", NULL, "<1@x>", 100},
+	    {"Re: Lost", "<2@x>", NULL, "<1@x>", 200},
+	    {"Re: Lost", "<3@x>", NULL, "<1@x>", 100},
 	};
 	CHECK_STR(run(dummy, 2, true, &out), "((2)(1))");
 	/* Same base subject, no references: merged under one dummy (RFC 5256
 	 * 4 (5)(C): a later reply joins the dummy that holds the first two). */
 	static const struct tmsg subj[] = {
-		{"Topic", "<1@x>", NULL, NULL, 100},
-		{"Topic", "<2@x>", NULL, NULL, 200},
-		{"Re: Topic", "<3@x>", NULL, NULL, 300},
+	    {"Topic", "<1@x>", NULL, NULL, 100},
+	    {"Topic", "<2@x>", NULL, NULL, 200},
+	    {"Re: Topic", "<3@x>", NULL, NULL, 300},
 	};
 	CHECK_STR(run(subj, 3, true, &out), "((1)(2)(3))");
 	/* Duplicate Message-IDs and none at all. */
 	static const struct tmsg dup[] = {
-		{"A", "<1@x>", NULL, NULL, 100},
-		{"B", "<1@x>", NULL, NULL, 200},
-		{"C", NULL, NULL, NULL, 300},
+	    {"A", "<1@x>", NULL, NULL, 100},
+	    {"B", "<1@x>", NULL, NULL, 200},
+	    {"C", NULL, NULL, NULL, 300},
 	};
 	CHECK_STR(run(dup, 3, true, &out), "(1)(2)(3)");
 	CHECK_STR(run(dup, 0, true, &out), "");
@@ -119,8 +119,8 @@ TEST(orderedsubject)
 	struct buf out;
 	buf_init(&out, 1 << 16);
 	static const struct tmsg v[] = {
-		{"a", NULL, NULL, NULL, 100}, {"C", NULL, NULL, NULL, 100},	{"b", NULL, NULL, NULL, 100},
-		{"Re: c", NULL, NULL, NULL, 100}, {"RE: C", NULL, NULL, NULL, 90}, {"x", NULL, NULL, NULL, 50},
+	    {"a", NULL, NULL, NULL, 100},     {"C", NULL, NULL, NULL, 100},    {"b", NULL, NULL, NULL, 100},
+	    {"Re: c", NULL, NULL, NULL, 100}, {"RE: C", NULL, NULL, NULL, 90}, {"x", NULL, NULL, NULL, 50},
 	};
 	/* c-group: 5 (date 90) is the parent of 2 and 4. */
 	CHECK_STR(run(v, 6, false, &out), "(6)(5 (2)(4))(1)(3)");

@@ -14,7 +14,7 @@
 
 struct imap_range {
 	uint32_t lo, hi; /* lo <= hi once resolved */
-	uint8_t star;    /* before resolving: IMAP_STAR_LO / IMAP_STAR_HI */
+	uint8_t star;	 /* before resolving: IMAP_STAR_LO / IMAP_STAR_HI */
 };
 
 /* A parsed sequence set ("1:3,5,7:*"). '*' is marked in range.star until

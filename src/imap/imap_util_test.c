@@ -33,31 +33,31 @@ TEST(seqset)
 		uint32_t star;
 		const char *want;
 	} cases[] = {
-		{"1", 10, "1-1"},
-		{"1:3", 10, "1-3"},
-		{"3:1", 10, "1-3"},
-		{"1:*", 10, "1-10"},
-		{"*", 10, "10-10"},
-		{"*:4", 10, "4-10"},
-		{"*", 0, "0-0"},
-		{"5,1:2,3,9:7,4", 10, "1-5,7-9"},
-		{"1,1,1", 10, "1-1"},
-		{"4294967294", 10, "4294967294-4294967294"},
-		{"1:4294967294,*", 4294967294u, "1-4294967294"},
-		{"", 10, "ERR Empty sequence set"},
-		{"0", 10, "ERR Invalid sequence set"},
-		{"01", 10, "ERR Invalid sequence set"},
-		{"1:", 10, "ERR Invalid sequence set"},
-		{"1,", 10, "ERR Invalid sequence set"},
-		{",1", 10, "ERR Invalid sequence set"},
-		{"1::2", 10, "ERR Invalid sequence set"},
-		{"a", 10, "ERR Invalid sequence set"},
-		{"4294967295", 10, "4294967295-4294967295"},
-		{"1:4294967295", 10, "1-4294967295"},
-		{"4294967296", 10, "ERR Invalid sequence set"},
-		{"99999999999", 10, "ERR Invalid sequence set"},
-		{"$", 10, "ERR Invalid sequence set"},
-		{"1 2", 10, "ERR Invalid sequence set"},
+	    {"1", 10, "1-1"},
+	    {"1:3", 10, "1-3"},
+	    {"3:1", 10, "1-3"},
+	    {"1:*", 10, "1-10"},
+	    {"*", 10, "10-10"},
+	    {"*:4", 10, "4-10"},
+	    {"*", 0, "0-0"},
+	    {"5,1:2,3,9:7,4", 10, "1-5,7-9"},
+	    {"1,1,1", 10, "1-1"},
+	    {"4294967294", 10, "4294967294-4294967294"},
+	    {"1:4294967294,*", 4294967294u, "1-4294967294"},
+	    {"", 10, "ERR Empty sequence set"},
+	    {"0", 10, "ERR Invalid sequence set"},
+	    {"01", 10, "ERR Invalid sequence set"},
+	    {"1:", 10, "ERR Invalid sequence set"},
+	    {"1,", 10, "ERR Invalid sequence set"},
+	    {",1", 10, "ERR Invalid sequence set"},
+	    {"1::2", 10, "ERR Invalid sequence set"},
+	    {"a", 10, "ERR Invalid sequence set"},
+	    {"4294967295", 10, "4294967295-4294967295"},
+	    {"1:4294967295", 10, "1-4294967295"},
+	    {"4294967296", 10, "ERR Invalid sequence set"},
+	    {"99999999999", 10, "ERR Invalid sequence set"},
+	    {"$", 10, "ERR Invalid sequence set"},
+	    {"1 2", 10, "ERR Invalid sequence set"},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
 		CHECK_STR(fmt_set(cases[i].in, cases[i].star), cases[i].want);
@@ -90,16 +90,16 @@ TEST(utf7)
 	static const struct {
 		const char *utf8, *utf7;
 	} ok[] = {
-		{"INBOX", "INBOX"},
-		{"~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
-		 "~peter/mail/&U,BTFw-/&ZeVnLIqe-"},
-		{"A&B", "A&-B"},
-		{"&", "&-"},
-		{"caf\xc3\xa9", "caf&AOk-"},
-		{"\xc3\xa9t\xc3\xa9", "&AOk-t&AOk-"},
-		{"\xf0\x9f\x98\x80", "&2D3eAA-"}, /* U+1F600, a surrogate pair */
-		{"Entw\xc3\xbcrfe", "Entw&APw-rfe"},
-		{"", ""},
+	    {"INBOX", "INBOX"},
+	    {"~peter/mail/\xe5\x8f\xb0\xe5\x8c\x97/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+	     "~peter/mail/&U,BTFw-/&ZeVnLIqe-"},
+	    {"A&B", "A&-B"},
+	    {"&", "&-"},
+	    {"caf\xc3\xa9", "caf&AOk-"},
+	    {"\xc3\xa9t\xc3\xa9", "&AOk-t&AOk-"},
+	    {"\xf0\x9f\x98\x80", "&2D3eAA-"}, /* U+1F600, a surrogate pair */
+	    {"Entw\xc3\xbcrfe", "Entw&APw-rfe"},
+	    {"", ""},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(ok); i++) {
 		buf_reset(&out);
@@ -110,16 +110,16 @@ TEST(utf7)
 		CHECK_STR(buf_cstr(&out), ok[i].utf8);
 	}
 	static const char *const bad_utf7[] = {
-		"&",          /* unterminated */
-		"&AOk",       /* unterminated */
-		"&AGE-",      /* printable ASCII "a" in base64 */
-		"&AOl-",      /* non-zero padding bits */
-		"&2D0-",      /* lone high surrogate */
-		"&3gA-",      /* lone low surrogate */
-		"&*-",        /* not base64 */
-		"caf\xc3\xa9", /* 8-bit */
-		"a\tb",       /* control */
-		"&-&",
+	    "&",	   /* unterminated */
+	    "&AOk",	   /* unterminated */
+	    "&AGE-",	   /* printable ASCII "a" in base64 */
+	    "&AOl-",	   /* non-zero padding bits */
+	    "&2D0-",	   /* lone high surrogate */
+	    "&3gA-",	   /* lone low surrogate */
+	    "&*-",	   /* not base64 */
+	    "caf\xc3\xa9", /* 8-bit */
+	    "a\tb",	   /* control */
+	    "&-&",
 	};
 	for (size_t i = 0; i < N_ELEMENTS(bad_utf7); i++) {
 		buf_reset(&out);
@@ -140,12 +140,12 @@ TEST(strings)
 		bool utf8;
 		const char *want;
 	} cases[] = {
-		{"abc", false, "\"abc\""},
-		{"", false, "\"\""},
-		{"a\"b\\c", false, "\"a\\\"b\\\\c\""},
-		{"caf\xc3\xa9", false, "{5}\r\ncaf\xc3\xa9"},
-		{"caf\xc3\xa9", true, "\"caf\xc3\xa9\""},
-		{"a\r\nb", true, "{4}\r\na\r\nb"},
+	    {"abc", false, "\"abc\""},
+	    {"", false, "\"\""},
+	    {"a\"b\\c", false, "\"a\\\"b\\\\c\""},
+	    {"caf\xc3\xa9", false, "{5}\r\ncaf\xc3\xa9"},
+	    {"caf\xc3\xa9", true, "\"caf\xc3\xa9\""},
+	    {"a\r\nb", true, "{4}\r\na\r\nb"},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
 		buf_reset(&out);
@@ -155,7 +155,8 @@ TEST(strings)
 	static const struct {
 		const char *in, *want;
 	} astr[] = {
-		{"INBOX", "INBOX"}, {"a b", "\"a b\""}, {"NIL", "\"NIL\""}, {"", "\"\""}, {"a*", "\"a*\""}, {"a]", "a]"},
+	    {"INBOX", "INBOX"}, {"a b", "\"a b\""}, {"NIL", "\"NIL\""},
+	    {"", "\"\""},	{"a*", "\"a*\""},   {"a]", "a]"},
 	};
 	for (size_t i = 0; i < N_ELEMENTS(astr); i++) {
 		buf_reset(&out);
