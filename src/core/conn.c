@@ -187,6 +187,14 @@ static void conn_setup_bev(struct conn *c, struct bufferevent *bev)
 	bufferevent_setcb(bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(bev, EV_READ, 0, CONN_READ_HIGH);
 	bufferevent_set_max_single_write(bev, CONN_MAX_WRITE);
+	/* A filter (TLS after STARTTLS, COMPRESS) passes its output down only
+	 * while the bufferevent under it holds less than this; the rest waits
+	 * in the filter, where conn_output_pending() and handler->drained see
+	 * it. Without it a client that stops reading makes the lower buffer
+	 * grow with every reply, unseen by the engine. */
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+	if (under != NULL)
+		bufferevent_setwatermark(under, EV_WRITE, 0, CONN_MAX_WRITE);
 	conn_set_timeout(c, p->timeout);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }

@@ -100,6 +100,12 @@ struct smtp_session {
 	bool waiting_store;
 };
 
+/* Replies waiting to be sent beyond this stop the reading of commands until
+ * the client reads them (smtp_drained): a client that pipelines without
+ * reading cannot make the session buffer replies without end. Input then
+ * stays in conn's buffer, whose high-watermark stops reading the socket. */
+#define SMTP_OUTPUT_HIGH (64 * 1024)
+
 /* Command lines are handled one at a time on the loop thread, so one
  * buffer serves every session (no per-session line memory). */
 static char line_buf[SASL_LINE_MAX + 65536 + 2];
@@ -1047,6 +1053,8 @@ static void smtp_read(struct conn *c, void *session)
 				return;
 			continue;
 		}
+		if (conn_output_pending(c) > SMTP_OUTPUT_HIGH)
+			return;
 		if (s->skipping_line) {
 			if (!lineio_skip_line(in))
 				return;
@@ -1106,6 +1114,13 @@ static void *smtp_open(struct conn *c)
 	return s;
 }
 
+/* Replies went out: go on with commands held back by SMTP_OUTPUT_HIGH. */
+static void smtp_drained(struct conn *c, void *session)
+{
+	if (evbuffer_get_length(conn_input(c)) > 0)
+		smtp_read(c, session);
+}
+
 static void smtp_timeout(struct conn *c, void *session)
 {
 	struct smtp_session *s = session;
@@ -1143,6 +1158,7 @@ const struct conn_handler smtp_handler = {
 	.name = "smtp",
 	.open = smtp_open,
 	.read = smtp_read,
+	.drained = smtp_drained,
 	.timeout = smtp_timeout,
 	.shutdown = smtp_shutdown,
 	.free = smtp_free,

@@ -10,6 +10,7 @@ import base64
 import os
 import socket
 import smtplib
+import ssl
 import time
 
 import pytest
@@ -221,3 +222,46 @@ def test_bdat_after_failed_rcpt_keeps_the_transaction(server):
     c.send(b"BDAT 3 LAST\r\nx\r\n")
     assert c.reply()[0] == 250
     assert len(server.export("alice@example.test")) == 1
+
+
+# ---- pipelining without reading ---------------------------------------------
+
+def flood(sock, unit, total):
+    """Sends unit repeatedly (up to total bytes) without ever reading, until
+    the server stops taking more. Returns the bytes sent."""
+    sock.setblocking(False)
+    block = unit * (65536 // len(unit))
+    sent = 0
+    stalled_since = None
+    while sent < total:
+        try:
+            sent += sock.send(block)
+            stalled_since = None
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            # The server no longer reads: give it a moment to prove it
+            # (a broken one keeps reading and the loop goes on).
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 3:
+                break
+            time.sleep(0.01)
+    sock.setblocking(True)
+    return sent
+
+
+@pytest.mark.parametrize("kind", ["smtp", "submission-tls"])
+def test_client_that_never_reads_cannot_grow_the_server(server, kind):
+    """HELP returns ~15 times the bytes it takes: a server that answers
+    everything into its output buffer would hold hundreds of MB here."""
+    if kind == "smtp":
+        c = greeted(server)
+    else:
+        c = submission_tls(server)
+    before = worker_rss_kb(server)
+    sent = flood(c.sock, b"HELP\r\n", 24 * 1024 * 1024)
+    grown = worker_rss_kb(server) - before
+    assert grown < 48 * 1024, f"worker grew by {grown} kB after {sent} bytes of pipelined HELP"
+    # The session is still in step: read a few answers, then leave.
+    for _ in range(3):
+        assert c.reply()[0] == 214
+    c.close()
+    still_serves(server)
