@@ -175,15 +175,23 @@ static void txn_reset(struct smtp_session *s)
 	buf_init(&t->data, 1);
 }
 
-/* Back to "no transaction" after a reply that ends one. */
-static void txn_end(struct smtp_session *s)
+/* Back to waiting for commands after a reply that ends what the server
+ * stopped for (a message, a password check); the server may have begun to
+ * shut down meanwhile. */
+static void smtp_idle(struct smtp_session *s)
 {
-	txn_reset(s);
 	smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
 	if (s->shutdown) {
 		smtp_reply(s, "421 4.3.2 %s Service shutting down, closing connection", s->srv->cfg->hostname);
 		smtp_close(s);
 	}
+}
+
+/* Back to "no transaction" after a reply that ends one. */
+static void txn_end(struct smtp_session *s)
+{
+	txn_reset(s);
+	smtp_idle(s);
 }
 
 static const char *received_protocol(const struct smtp_session *s)
@@ -777,10 +785,14 @@ static void cmd_starttls(struct smtp_session *s, const struct smtp_command *cmd)
 		smtp_close(s);
 		return;
 	}
-	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	/* RFC 3207 4.2: forget everything learnt before TLS, a login in
+	 * clear (allow_plaintext_loopback) included. */
 	txn_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = false;
+	s->user_id = 0;
+	free(s->user_address);
+	s->user_address = NULL;
 	smtp_enter_state(s, SMTP_STATE_INIT);
 }
 
@@ -822,9 +834,8 @@ static void login_cb(enum auth_login_result result, const char *user, void *ctx)
 	}
 	store_user_clear(&u);
 	sasl_free(&s->sasl);
-	smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
-	if (result == AUTH_LOGIN_FAILED)
-		smtp_count_error(s);
+	if (result != AUTH_LOGIN_FAILED || !smtp_count_error(s))
+		smtp_idle(s);
 	conn_resume(s->c);
 }
 
@@ -983,9 +994,11 @@ static void command_line(struct smtp_session *s, const char *line, size_t len)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].cmd == cmd.cmd) {
 			commands[i].handler(s, &cmd);
-			return;
+			break;
 		}
 	}
+	if (cmd.cmd == SMTP_CMD_AUTH)
+		explicit_bzero(line_buf, sizeof(line_buf)); /* an initial response holds a password */
 }
 
 /* Feeds message bytes to the decoder (DATA or BDAT). Returns true when the
@@ -1073,8 +1086,9 @@ static void smtp_read(struct conn *c, void *session)
 			if (s->state == SMTP_STATE_AUTH) {
 				sasl_free(&s->sasl);
 				smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
-			}
-			smtp_reply(s, "500 5.5.2 Error: line too long");
+				smtp_reply(s, "500 5.5.6 Authentication Exchange line is too long");
+			} else
+				smtp_reply(s, "500 5.5.2 Error: line too long");
 			smtp_count_error(s);
 			continue;
 		}

@@ -8,6 +8,7 @@ measures time: waits only bound how long a broken server may take to fail.
 """
 import base64
 import os
+import signal
 import socket
 import smtplib
 import ssl
@@ -265,3 +266,97 @@ def test_client_that_never_reads_cannot_grow_the_server(server, kind):
         assert c.reply()[0] == 214
     c.close()
     still_serves(server)
+
+
+# ---- AUTH (RFC 4954) ---------------------------------------------------------
+
+def test_auth_continuation_line_too_long(server):
+    c = submission_tls(server)
+    c.expect("AUTH LOGIN", 334)
+    c.send(b"A" * 200000 + b"\r\n")
+    code, lines = c.reply()
+    assert code == 500 and "5.5.6" in lines[0], lines
+    # The exchange is over; the rest of the line was skipped.
+    c.expect("NOOP", 250)
+    c.expect("AUTH PLAIN " + plain("alice@example.test", PASSWORD), 235, "2.7.0")
+
+
+def test_auth_cancel_and_empty_initial_response(server):
+    c = submission_tls(server)
+    c.expect("AUTH LOGIN", 334)
+    c.expect("*", 501)
+    code, lines = c.cmd("AUTH PLAIN =")
+    assert code in (334, 501), lines
+    if code == 334:
+        c.expect("*", 501)
+    c.expect("AUTH PLAIN", 334)
+    c.expect(plain("alice@example.test", PASSWORD), 235, "2.7.0")
+    c.expect("AUTH PLAIN " + plain("alice@example.test", PASSWORD), 503, "5.5.1")
+    c.expect("MAIL FROM:<alice@example.test> AUTH=<>", 250)
+    c.expect("RCPT TO:<bob@example.test>", 250)
+    c.expect("AUTH LOGIN", 503, "5.5.1")
+
+
+def test_auth_with_nul_and_junk(server):
+    c = submission_tls(server)
+    c.expect(b"AUTH PLAIN AG\x00FsaWNl", 500, "5.5.2")
+    c.expect("AUTH PLAIN !!!!", 501)
+    c.expect("AUTH PLAIN", 334)
+    c.expect(b"AGFs\x00aWNl", 501)
+    c.expect("AUTH X-UNKNOWN", 504, "5.5.4")
+    c.expect("NOOP", 250)
+
+
+def test_scram_with_a_long_client_nonce(server):
+    """The server-first message echoes the client's nonce: a long one must
+    come back whole, not cut at some reply buffer size."""
+    c = submission_tls(server)
+    nonce = "n" * 3000
+    first = base64.b64encode(f"n,,n=alice@example.test,r={nonce}".encode()).decode()
+    code, lines = c.cmd("AUTH SCRAM-SHA-256 " + first)
+    if code == 334:
+        server_first = base64.b64decode(lines[0][4:]).decode()
+        assert server_first.startswith("r=" + nonce), server_first[:80]
+        c.expect("*", 501)
+    else:
+        assert code == 501, lines  # refusing such a nonce outright is fine too
+    c.expect("NOOP", 250)
+
+
+def test_starttls_forgets_a_cleartext_login(make_server):
+    """RFC 3207 4.2: nothing learnt before TLS survives it, AUTH included."""
+    srv = make_server(extra_config="allow_plaintext_loopback yes\n")
+    srv.add_user("alice@example.test")
+    srv.start()
+    c = greeted(srv, "submission")
+    c.expect("AUTH PLAIN " + plain("alice@example.test", PASSWORD), 235)
+    c.expect("STARTTLS", 220)
+    c.sock = client_tls_context().wrap_socket(c.sock, server_hostname="mx.example.test")
+    code, lines = c.cmd("EHLO client.test")
+    assert code == 250 and any(l[4:].startswith("AUTH ") for l in lines), lines
+    c.expect("MAIL FROM:<alice@example.test>", 530, "5.7.0")
+    c.expect("AUTH PLAIN " + plain("alice@example.test", PASSWORD), 235)
+    c.expect("MAIL FROM:<alice@example.test>", 250)
+
+
+def test_shutdown_during_a_password_check(make_server):
+    """SIGTERM while a (delayed) failed login is pending: the session gets its
+    535, then the shutdown's 421, instead of lingering to the grace's end."""
+    srv = make_server(extra_config="shutdown_grace 60s\n")
+    srv.add_user("alice@example.test")
+    srv.start()
+    # Two failures first, so that the third reply is delayed by seconds.
+    for _ in range(2):
+        c = submission_tls(srv)
+        c.expect("AUTH PLAIN " + plain("alice@example.test", "wrong"), 535, "5.7.8")
+        c.close()
+    c = submission_tls(srv)
+    c.send("AUTH PLAIN " + plain("alice@example.test", "wrong") + "\r\n")
+    time.sleep(0.3)  # let the server read it (the reply is due in 2 s)
+    srv.proc.send_signal(signal.SIGTERM)
+    code, lines = c.reply()
+    assert code == 535, lines
+    code, lines = c.reply()
+    assert code == 421 and "4.3.2" in lines[0], lines
+    assert c.closed()
+    assert srv.proc.wait(timeout=30) == 0
