@@ -52,6 +52,7 @@ struct conn_private {
 	bool dead;        /* free at the next deferred run */
 	bool suspended;
 	bool peer_gone;   /* EOF or error while suspended */
+	bool read_eof;    /* EOF with input the engine held back: finish it, then close */
 	bool shutdown_sent;
 	const char *reason;
 	struct event *flush_timer; /* closing a TLS filter: waiting for the socket */
@@ -151,6 +152,20 @@ static void conn_free_now(struct conn *c)
 	free(c);
 }
 
+/* After an EOF that left input unread (read_eof): the client closed only
+ * its sending side, and the engine, which holds input back while its
+ * replies wait (handler->drained), goes on as they drain. Close (after the
+ * last replies) once it can make no more progress: no input left, or none
+ * of its replies waiting to go out that would let it go on. */
+static void conn_check_eof(struct conn *c)
+{
+	struct conn_private *p = c->priv;
+	if (!p->read_eof || p->dead || p->closing || p->suspended)
+		return;
+	if (evbuffer_get_length(conn_input(c)) == 0 || conn_output_pending(c) == 0)
+		conn_close(c);
+}
+
 static void conn_defer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -162,6 +177,7 @@ static void conn_defer_cb(evutil_socket_t fd, short what, void *arg)
 	if (!p->suspended && !p->closing && p->opened && evbuffer_get_length(conn_input(c)) > 0)
 		c->handler->read(c, c->session);
 	p = c->priv;
+	conn_check_eof(c);
 	if (p->peer_gone && !p->suspended)
 		p->dead = true;
 	if (p->dead)
@@ -371,6 +387,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (c->handler->drained != NULL && p->opened)
 		c->handler->drained(c, c->session);
+	conn_check_eof(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -433,6 +450,12 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			c->handler->read(c, c->session);
 		if (c->priv->suspended) {
 			c->priv->peer_gone = true;
+			return;
+		}
+		if ((what & BEV_EVENT_EOF) && !p->closing && p->opened && c->handler->drained != NULL &&
+		    evbuffer_get_length(conn_input(c)) > 0) {
+			p->read_eof = true;
+			conn_check_eof(c);
 			return;
 		}
 		conn_kill(c, NULL);

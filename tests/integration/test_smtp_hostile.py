@@ -545,3 +545,21 @@ def test_rapid_connect_disconnect(server):
     c = greeted(server)
     c.expect("QUIT", 221)
     still_serves(server)
+
+
+def test_half_closed_client_gets_every_reply(server):
+    """A client may pipeline everything, close its sending side and only
+    then read. With more replies than the socket buffers hold, the server
+    must still answer every command (it holds input back while replies
+    wait) and close after the 221."""
+    c = greeted(server)
+    n = 40000  # about 3.4 MB of HELP replies
+    c.send(b"HELP\r\n" * n + b"QUIT\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    # Let the buffers fill up before reading anything (on a slow machine
+    # the test may then not reach the limit; it never fails for that).
+    time.sleep(1)
+    codes = [c.reply()[0] for _ in range(n + 1)]
+    assert codes == [214] * n + [221]
+    assert c.closed()
+    still_serves(server)
