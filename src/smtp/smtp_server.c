@@ -1034,6 +1034,14 @@ static bool read_body(struct smtp_session *s)
 		int r = smtp_data_parse(&t->decoder, v.iov_base, v.iov_len, &consumed, &t->data);
 		evbuffer_drain(in, consumed);
 		if (r == 1) {
+			if (s->state == SMTP_STATE_BDAT && !t->decoder.done && t->decoder.too_big) {
+				/* RFC 3030 2: the chunk is read, the transaction fails;
+				 * chunks the client pipelined after it are skipped (503). */
+				smtp_reply(s, "552 5.3.4 Message size exceeds the limit of %llu bytes",
+					   (unsigned long long)s->srv->cfg->max_message_size);
+				txn_end(s);
+				return true;
+			}
 			if (s->state == SMTP_STATE_BDAT && !t->decoder.done) {
 				smtp_enter_state(s, SMTP_STATE_RCPT);
 				smtp_reply(s, "250 2.0.0 Ok: %llu octets received", (unsigned long long)t->decoder.size);

@@ -175,6 +175,32 @@ def test_bdat_huge_size_is_read_and_refused(make_server):
     still_serves(srv)
 
 
+def test_bdat_chunk_past_the_limit_fails_the_transaction(make_server):
+    """The first chunk that goes past max_message_size gets 552 at once (the
+    client stops sending), and pipelined chunks after it are skipped."""
+    srv = make_server(extra_config="max_message_size 10K\n")
+    srv.add_user("alice@example.test")
+    srv.add_user("bob@example.test")
+    srv.start()
+    c = greeted(srv)
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.send(b"BDAT 6000\r\n" + b"a" * 6000)
+    assert c.reply()[0] == 250
+    c.send(b"BDAT 6000\r\n" + b"b" * 6000 + b"BDAT 10 LAST\r\n" + b"c" * 10)
+    code, lines = c.reply()
+    assert code == 552 and "5.3.4" in lines[0], lines
+    code, lines = c.reply()
+    assert code == 503 and "5.5.1" in lines[0], lines
+    c.expect("MAIL FROM:<x@remote.test>", 250)
+    c.expect("RCPT TO:<alice@example.test>", 250)
+    c.send(b"BDAT 5 LAST\r\nsmall")
+    assert c.reply()[0] == 250
+    [m] = srv.export("alice@example.test")
+    assert m.rstrip(b"\n").endswith(b"small")
+    still_serves(srv)
+
+
 def test_bdat_absurd_size_then_disconnect(server):
     """A refused BDAT chunk of an absurd size is skipped byte by byte; the
     session stays usable only by closing, which must not hurt the server."""
