@@ -14,6 +14,7 @@
  *   bit 4  the client is not on loopback
  *   bits 5-6  how the rest is cut into writes: whole, two halves, pieces
  *          of 1-64 bytes, or 1-3 bytes for the first 512 then the rest
+ *   bit 7  the server starts shutting down after the first piece
  * Every piece is written and the loop run; then the client half-closes and
  * the loop runs until the session is gone. A session that never ends
  * aborts (a hang is a bug), and LeakSanitizer checks that nothing stays.
@@ -239,6 +240,8 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static bool shutdown_after_write;
+
 /* Writes all of p, running the loop whenever the socket is full. */
 static void client_write(const uint8_t *p, size_t n)
 {
@@ -254,6 +257,12 @@ static void client_write(const uint8_t *p, size_t n)
 		event_base_loop(F.srv.base, EVLOOP_ONCE);
 	}
 	event_base_loop(F.srv.base, EVLOOP_NONBLOCK);
+	if (shutdown_after_write) {
+		shutdown_after_write = false;
+		F.srv.shutting_down = true;
+		conn_shutdown_all(&F.srv);
+		event_base_loop(F.srv.base, EVLOOP_NONBLOCK);
+	}
 }
 
 static uint32_t rnd(uint32_t *state)
@@ -310,6 +319,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (mode & 1) ? LISTENER_SUBMISSION : LISTENER_SMTP, &smtp_handler);
 	event_base_loop(F.srv.base, EVLOOP_NONBLOCK);
 
+	shutdown_after_write = (mode & 128) != 0;
 	uint32_t seed = (uint32_t)size * 2654435761u;
 	switch ((mode >> 5) & 3) {
 	case 0:
@@ -345,6 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (conn_count(&F.srv) > 0)
 		event_base_loop(F.srv.base, EVLOOP_ONCE);
 
+	F.srv.shutting_down = false;
 	event_free(F.watchdog);
 	event_free(F.client_ev);
 	close(F.client);
