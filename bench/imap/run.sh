@@ -118,6 +118,9 @@ service imap {
   process_min_avail = $NPROC
   process_limit = 10000
 }
+protocol imap {
+  mail_max_userip_connections = 20000
+}
 service anvil {
   client_limit = 20000
 }

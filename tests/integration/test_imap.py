@@ -614,6 +614,24 @@ def test_condstore_and_qresync(srv, user):
     r.close()
 
 
+def test_imap4rev2_mode(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    msg = msg_bytes("rev2")
+    r.send(b"x APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+    r.until("x")
+    assert r.cmd("a", "ENABLE IMAP4rev2")[0] == "* ENABLED IMAP4rev2"
+    lines = r.cmd("b", "SELECT INBOX")
+    assert not any("RECENT" in l for l in lines), lines
+    assert '* LIST () "/" INBOX' in lines
+    lines = r.cmd("c", "SEARCH ALL")
+    assert lines[0] == '* ESEARCH (TAG "c") ALL 1', lines
+    lines = r.cmd("d", "FETCH 1 FLAGS")
+    assert lines[0] == "* 1 FETCH (FLAGS ())", lines
+    assert r.cmd("e", "CHECK")[-1] == "e OK Check completed."
+    r.close()
+
+
 # ---- limits, syntax, framing ---------------------------------------------------------
 
 
