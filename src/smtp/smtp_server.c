@@ -85,6 +85,7 @@ struct smtp_session {
 	bool esmtp;
 	char helo[SMTP_DOMAIN_MAX + 1];
 	unsigned errors;
+	unsigned logged_replies;  /* error replies logged (SMTP_LOG_REPLIES_MAX) */
 	unsigned txn_number;
 	bool shutdown;            /* close after the current transaction */
 	bool skipping_line;       /* discarding the rest of an over-long line */
@@ -105,6 +106,11 @@ struct smtp_session {
  * reading cannot make the session buffer replies without end. Input then
  * stays in conn's buffer, whose high-watermark stops reading the socket. */
 #define SMTP_OUTPUT_HIGH (64 * 1024)
+
+/* Error replies logged per session: some (452 too many recipients, 552
+ * at MAIL, 454 for STARTTLS) do not count toward max_errors, and a client
+ * repeating them must not fill the disk with log lines. */
+#define SMTP_LOG_REPLIES_MAX 100
 
 /* Command lines are handled one at a time on the loop thread, so one
  * buffer serves every session (no per-session line memory). */
@@ -130,8 +136,12 @@ static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		return;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
-	if (line[0] >= '4')
-		log_session(s->c->id, "smtp reply \"%.*s\"", n, line);
+	if (line[0] >= '4' && s->logged_replies < SMTP_LOG_REPLIES_MAX) {
+		if (++s->logged_replies == SMTP_LOG_REPLIES_MAX)
+			log_session(s->c->id, "smtp reply \"%.*s\" (further error replies not logged)", n, line);
+		else
+			log_session(s->c->id, "smtp reply \"%.*s\"", n, line);
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
 	conn_write(s->c, line, (size_t)n);
@@ -657,7 +667,8 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *cmd)
 		break;
 	}
 	if (reply != NULL) {
-		log_session(s->c->id, "smtp rcpt to=<%s> rejected: %s", rcpt.path.addr, reply);
+		if (s->logged_replies < SMTP_LOG_REPLIES_MAX)
+			log_session(s->c->id, "smtp rcpt to=<%s> rejected: %s", rcpt.path.addr, reply);
 		smtp_reply(s, "%.9s <%s>: %s", reply, rcpt.path.addr, reply + 10);
 		store_resolution_clear(&res);
 		buf_free(&addr);

@@ -589,3 +589,23 @@ def test_half_closed_client_gets_every_reply(server):
     assert codes == [214] * n + [221]
     assert c.closed()
     still_serves(server)
+
+
+def test_repeated_errors_that_do_not_count_stay_out_of_the_log(make_server):
+    """452 past max_recipients and 552 at MAIL are not protocol errors (no
+    max_errors), so a client may repeat them forever: the log must not grow
+    with them."""
+    srv = make_server(extra_config="max_recipients 1\nmax_message_size 1K\n")
+    srv.add_user("alice@example.test")
+    srv.add_user("bob@example.test")
+    srv.start()
+    c = greeted(srv)
+    n = 5000
+    c.send(b"MAIL FROM:<x@remote.test> SIZE=5000\r\n" * n + b"MAIL FROM:<x@remote.test>\r\n" +
+           b"RCPT TO:<alice@example.test>\r\n" * n)
+    codes = [c.reply()[0] for _ in range(2 * n + 1)]
+    assert codes == [552] * n + [250, 250] + [452] * (n - 1)
+    c.expect("QUIT", 221)
+    still_serves(srv)
+    log = srv.log()
+    assert log.count("5.3.4") + log.count("4.5.3") <= 110, "at most 100 error replies logged per session"
