@@ -51,7 +51,7 @@ enum smtp_state {
 };
 
 static const char *const state_names[] = {"greeting", "init", "helo", "mail", "rcpt",
-					  "data", "bdat", "auth", "wait", "quit"};
+					  "data",     "bdat", "auth", "wait", "quit"};
 
 struct smtp_rcpt_entry {
 	char *address; /* as given, for the Received "for" clause and logs */
@@ -64,11 +64,11 @@ struct smtp_txn {
 	bool have_mail;
 	struct smtp_rcpt_entry *rcpts;
 	size_t rcpt_count;
-	struct buf data;          /* our Received header, then the message */
-	size_t header_len;        /* length of that Received header */
+	struct buf data;   /* our Received header, then the message */
+	size_t header_len; /* length of that Received header */
 	struct smtp_data decoder;
 	bool bdat_started;
-	uint64_t discard_left;    /* BDAT refused: chunk bytes still to skip */
+	uint64_t discard_left; /* BDAT refused: chunk bytes still to skip */
 	bool bdat_discard_last;
 	struct store_delivery delivery;
 	struct store_delivery_rcpt *drcpts;
@@ -81,23 +81,23 @@ struct smtp_session {
 	struct conn *c;
 	struct server *srv;
 	enum smtp_state state;
-	bool submission;          /* submission or submissions listener */
+	bool submission; /* submission or submissions listener */
 	bool esmtp;
 	char helo[SMTP_DOMAIN_MAX + 1];
 	unsigned errors;
-	unsigned logged_replies;  /* error replies logged (SMTP_LOG_REPLIES_MAX) */
+	unsigned logged_replies; /* error replies logged (SMTP_LOG_REPLIES_MAX) */
 	unsigned txn_number;
-	bool shutdown;            /* close after the current transaction */
-	bool skipping_line;       /* discarding the rest of an over-long line */
+	bool shutdown;	    /* close after the current transaction */
+	bool skipping_line; /* discarding the rest of an over-long line */
 	/* Authentication. */
 	int64_t user_id;
 	char *user_address;
 	struct sasl *sasl;
 	struct auth_login_req *login;
-	char *scram_user;         /* canonical address found for a SCRAM exchange */
+	char *scram_user; /* canonical address found for a SCRAM exchange */
 	struct event *greeting_timer;
 	struct smtp_txn txn;
-	bool freed;               /* the conn is gone; free when the store answers */
+	bool freed; /* the conn is gone; free when the store answers */
 	bool waiting_store;
 };
 
@@ -138,7 +138,8 @@ static void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	if (line[0] >= '4' && s->logged_replies < SMTP_LOG_REPLIES_MAX) {
 		if (++s->logged_replies == SMTP_LOG_REPLIES_MAX)
-			log_session(s->c->id, "smtp reply \"%.*s\" (further error replies not logged)", n, line);
+			log_session(s->c->id, "smtp reply \"%.*s\" (further error replies not logged)", n,
+				    line);
 		else
 			log_session(s->c->id, "smtp reply \"%.*s\"", n, line);
 	}
@@ -192,7 +193,8 @@ static void smtp_idle(struct smtp_session *s)
 {
 	smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
 	if (s->shutdown) {
-		smtp_reply(s, "421 4.3.2 %s Service shutting down, closing connection", s->srv->cfg->hostname);
+		smtp_reply(s, "421 4.3.2 %s Service shutting down, closing connection",
+			   s->srv->cfg->hostname);
 		smtp_close(s);
 	}
 }
@@ -224,8 +226,9 @@ static void txn_start_data(struct smtp_session *s)
 	buf_init(&t->data, cfg->max_message_size + 64 * 1024);
 	struct buf *d = &t->data;
 	s->txn_number++;
-	buf_printf(d, "Received: from %s ([%s])\r\n\tby %s (Posthorn) with %s id %016llx.%u", s->helo[0] ? s->helo : "unknown",
-		   s->c->peer_ip, cfg->hostname, received_protocol(s), (unsigned long long)s->c->id, s->txn_number);
+	buf_printf(d, "Received: from %s ([%s])\r\n\tby %s (Posthorn) with %s id %016llx.%u",
+		   s->helo[0] ? s->helo : "unknown", s->c->peer_ip, cfg->hostname, received_protocol(s),
+		   (unsigned long long)s->c->id, s->txn_number);
 	if (s->c->tls)
 		buf_printf(d, "\r\n\t(%s)", s->c->tls_info);
 	if (t->rcpt_count == 1)
@@ -262,7 +265,8 @@ static const char *check_from_header(struct smtp_session *s)
 			if (owned < 0)
 				reply = "451 4.3.0 Temporary failure checking the From: header, try again";
 			else if (owned == 0) {
-				log_session(s->c->id, "smtp rejected header-from=<%s> user=%s", specs[i], s->user_address);
+				log_session(s->c->id, "smtp rejected header-from=<%s> user=%s", specs[i],
+					    s->user_address);
 				reply = "550 5.7.1 The From: header names an address that is not yours";
 			}
 		}
@@ -299,8 +303,8 @@ static void add_missing_headers(struct smtp_session *s)
 		buf_puts(&out, "\r\n");
 	}
 	if (!msgid)
-		buf_printf(&out, "Message-ID: <%016llx.%u.%lld@%s>\r\n", (unsigned long long)s->c->id, s->txn_number,
-			   (long long)time(NULL), s->srv->cfg->hostname);
+		buf_printf(&out, "Message-ID: <%016llx.%u.%lld@%s>\r\n", (unsigned long long)s->c->id,
+			   s->txn_number, (long long)time(NULL), s->srv->cfg->hostname);
 	buf_append(&out, msg, len);
 	buf_free(&t->data);
 	t->data = out;
@@ -355,7 +359,8 @@ static void txn_deliver(struct smtp_session *s)
 			if (r > 0) {
 				struct buf out;
 				buf_init(&out, t->data.max + sig.len);
-				if (buf_append(&out, t->data.data, t->header_len) == 0 && buf_append(&out, sig.data, sig.len) == 0 &&
+				if (buf_append(&out, t->data.data, t->header_len) == 0 &&
+				    buf_append(&out, sig.data, sig.len) == 0 &&
 				    buf_append(&out, msg, len) == 0) {
 					buf_free(&t->data);
 					t->data = out;
@@ -386,7 +391,8 @@ static void txn_deliver(struct smtp_session *s)
 					continue;
 				struct buf p;
 				buf_init(&p, 4096);
-				buf_printf(&p, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", from, tg->address);
+				buf_printf(&p, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", from,
+					   tg->address);
 				t->prefixes[nlocal] = buf_steal(&p, NULL);
 				t->drcpts[nlocal].user_id = tg->user_id;
 				t->drcpts[nlocal].prefix = t->prefixes[nlocal];
@@ -431,9 +437,10 @@ static void stored_cb(void *ctx, struct store_delivery *d, int result)
 	for (size_t i = 0; ok && i < d->rcpt_count; i++)
 		ok = d->rcpts[i].result == 0;
 	if (ok) {
-		log_session(s->c->id, "smtp stored from=<%s> bytes=%zu local=%zu remote=%zu queue=%lld", d->mail_from,
-			    d->len, d->rcpt_count, d->remote_count, (long long)d->queue_id);
-		smtp_reply(s, "250 2.0.0 Ok: queued as %016llx.%u", (unsigned long long)s->c->id, s->txn_number);
+		log_session(s->c->id, "smtp stored from=<%s> bytes=%zu local=%zu remote=%zu queue=%lld",
+			    d->mail_from, d->len, d->rcpt_count, d->remote_count, (long long)d->queue_id);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %016llx.%u", (unsigned long long)s->c->id,
+			   s->txn_number);
 	} else {
 		/* Only quota stood in the way: say so (4.2.2), the sender retries. */
 		bool quota = d->rcpt_count > 0;
@@ -483,7 +490,8 @@ static void cmd_helo(struct smtp_session *s, const struct smtp_command *cmd)
 	buf_printf(&b, "250-SIZE %llu\r\n", (unsigned long long)cfg->max_message_size);
 	if (!s->c->tls && conn_tls_available(s->c))
 		buf_puts(&b, "250-STARTTLS\r\n");
-	if (s->submission && (s->c->tls || (s->c->loopback && cfg->allow_plaintext_loopback)) && s->user_id == 0)
+	if (s->submission && (s->c->tls || (s->c->loopback && cfg->allow_plaintext_loopback)) &&
+	    s->user_id == 0)
 		buf_puts(&b, "250-AUTH PLAIN LOGIN SCRAM-SHA-256\r\n");
 	buf_puts(&b, "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n");
 	conn_write(s->c, b.data, b.len);
@@ -534,20 +542,24 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *cmd)
 	}
 	if (s->submission) {
 		const char *error;
-		int owned = t->mail.path.null ? 0 : store_address_owned_by(s->srv->store, t->mail.path.addr, s->user_id, &error);
+		int owned = t->mail.path.null ? 0
+					      : store_address_owned_by(s->srv->store, t->mail.path.addr,
+								       s->user_id, &error);
 		if (owned < 0) {
 			smtp_reply(s, "451 4.3.0 Temporary failure checking the sender, try again");
 			return;
 		}
 		if (owned == 0) {
-			log_session(s->c->id, "smtp rejected from=<%s> user=%s", t->mail.path.addr, s->user_address);
+			log_session(s->c->id, "smtp rejected from=<%s> user=%s", t->mail.path.addr,
+				    s->user_address);
 			smtp_reply(s, "553 5.7.1 Sender address rejected: not owned by %s", s->user_address);
 			smtp_count_error(s);
 			return;
 		}
 	}
 	t->have_mail = true;
-	log_session(s->c->id, "smtp mail from=<%s>%s", t->mail.path.addr, t->mail.smtputf8 ? " smtputf8" : "");
+	log_session(s->c->id, "smtp mail from=<%s>%s", t->mail.path.addr,
+		    t->mail.smtputf8 ? " smtputf8" : "");
 	smtp_enter_state(s, SMTP_STATE_MAIL);
 	smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -567,7 +579,8 @@ static const char *quota_check(struct smtp_session *s, int64_t user_id)
 		return NULL;
 	struct store_user u = {0};
 	const char *reply = "452 4.2.2 Mailbox full, try again later";
-	if (store_user_get_by_id(s->srv->store, user_id, &u, &error) == 1 && u.quota_bytes > 0 && size > u.quota_bytes)
+	if (store_user_get_by_id(s->srv->store, user_id, &u, &error) == 1 && u.quota_bytes > 0 &&
+	    size > u.quota_bytes)
 		reply = "552 5.2.2 Mailbox full: the message is larger than the recipient's quota";
 	store_user_clear(&u);
 	return reply;
@@ -861,8 +874,8 @@ static void sasl_step(struct smtp_session *s, enum sasl_status st, const char *c
 		case SASL_STATUS_NEED_SCRAM_SECRETS: {
 			char *secrets = NULL, *canonical = NULL;
 			const char *lookup_error;
-			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets, &canonical,
-						    &lookup_error) < 0) {
+			if (auth_login_scram_lookup(s->srv->login, sasl_username(s->sasl), &secrets,
+						    &canonical, &lookup_error) < 0) {
 				sasl_free(&s->sasl);
 				smtp_enter_state(s, s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
 				smtp_reply(s, "454 4.7.0 Temporary authentication failure, try again later");
@@ -881,10 +894,12 @@ static void sasl_step(struct smtp_session *s, enum sasl_status st, const char *c
 			conn_suspend(s->c);
 			if (st == SASL_STATUS_CHECK_PASSWORD)
 				s->login = auth_login_password(s->srv->login, (struct sockaddr *)&s->c->peer,
-							       sasl_username(s->sasl), sasl_password(s->sasl), login_cb, s);
+							       sasl_username(s->sasl), sasl_password(s->sasl),
+							       login_cb, s);
 			else
-				s->login = auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
-							     st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
+				s->login =
+				    auth_login_report(s->srv->login, (struct sockaddr *)&s->c->peer,
+						      st == SASL_STATUS_SUCCESS, s->scram_user, login_cb, s);
 			return;
 		case SASL_STATUS_MALFORMED:
 			smtp_reply(s, "501 5.5.2 Error: %s", error ? error : "malformed authentication data");
@@ -942,7 +957,8 @@ static void cmd_auth(struct smtp_session *s, const struct smtp_command *cmd)
 		return;
 	}
 	if (auth_login_blocked(s->srv->login, (struct sockaddr *)&s->c->peer, NULL)) {
-		smtp_reply(s, "421 4.7.0 %s Too many failed logins from your address, try again later", cfg->hostname);
+		smtp_reply(s, "421 4.7.0 %s Too many failed logins from your address, try again later",
+			   cfg->hostname);
 		smtp_close(s);
 		return;
 	}
@@ -968,11 +984,11 @@ struct smtp_cmd_entry {
 };
 
 static const struct smtp_cmd_entry commands[] = {
-	{SMTP_CMD_HELO, cmd_helo},         {SMTP_CMD_EHLO, cmd_helo},   {SMTP_CMD_MAIL, cmd_mail},
-	{SMTP_CMD_RCPT, cmd_rcpt},         {SMTP_CMD_DATA, cmd_data},   {SMTP_CMD_BDAT, cmd_bdat},
-	{SMTP_CMD_RSET, cmd_rset},         {SMTP_CMD_NOOP, cmd_noop},   {SMTP_CMD_QUIT, cmd_quit},
-	{SMTP_CMD_VRFY, cmd_vrfy},         {SMTP_CMD_EXPN, cmd_expn},   {SMTP_CMD_HELP, cmd_help},
-	{SMTP_CMD_STARTTLS, cmd_starttls}, {SMTP_CMD_AUTH, cmd_auth},
+    {SMTP_CMD_HELO, cmd_helo},	       {SMTP_CMD_EHLO, cmd_helo}, {SMTP_CMD_MAIL, cmd_mail},
+    {SMTP_CMD_RCPT, cmd_rcpt},	       {SMTP_CMD_DATA, cmd_data}, {SMTP_CMD_BDAT, cmd_bdat},
+    {SMTP_CMD_RSET, cmd_rset},	       {SMTP_CMD_NOOP, cmd_noop}, {SMTP_CMD_QUIT, cmd_quit},
+    {SMTP_CMD_VRFY, cmd_vrfy},	       {SMTP_CMD_EXPN, cmd_expn}, {SMTP_CMD_HELP, cmd_help},
+    {SMTP_CMD_STARTTLS, cmd_starttls}, {SMTP_CMD_AUTH, cmd_auth},
 };
 
 static void command_line(struct smtp_session *s, const char *line, size_t len)
@@ -988,8 +1004,10 @@ static void command_line(struct smtp_session *s, const char *line, size_t len)
 		/* A web browser or proxy talking to the mail port: not a mail client. */
 		static const char *const http[] = {"GET", "POST", "HEAD", "PUT", "CONNECT", "OPTIONS"};
 		for (size_t i = 0; i < sizeof(http) / sizeof(http[0]); i++) {
-			if (cmd.verb_len == strlen(http[i]) && strncasecmp(cmd.verb, http[i], cmd.verb_len) == 0) {
-				log_session(s->c->id, "smtp %s command from a non-SMTP client, closing", http[i]);
+			if (cmd.verb_len == strlen(http[i]) &&
+			    strncasecmp(cmd.verb, http[i], cmd.verb_len) == 0) {
+				log_session(s->c->id, "smtp %s command from a non-SMTP client, closing",
+					    http[i]);
 				smtp_close(s);
 				return;
 			}
@@ -1029,7 +1047,9 @@ static bool read_body(struct smtp_session *s)
 				return false;
 			t->bdat_discard_last = false;
 			/* Like DATA without recipients: the MAIL still holds. */
-			smtp_enter_state(s, t->have_mail ? SMTP_STATE_MAIL : s->helo[0] ? SMTP_STATE_HELO : SMTP_STATE_INIT);
+			smtp_enter_state(s, t->have_mail ? SMTP_STATE_MAIL
+					    : s->helo[0] ? SMTP_STATE_HELO
+							 : SMTP_STATE_INIT);
 			smtp_reply(s, t->have_mail ? "554 5.5.1 Error: no valid recipients"
 						   : "503 5.5.1 Error: need MAIL command");
 			smtp_count_error(s);
@@ -1055,7 +1075,8 @@ static bool read_body(struct smtp_session *s)
 			}
 			if (s->state == SMTP_STATE_BDAT && !t->decoder.done) {
 				smtp_enter_state(s, SMTP_STATE_RCPT);
-				smtp_reply(s, "250 2.0.0 Ok: %llu octets received", (unsigned long long)t->decoder.size);
+				smtp_reply(s, "250 2.0.0 Ok: %llu octets received",
+					   (unsigned long long)t->decoder.size);
 				return true;
 			}
 			if (t->decoder.bare_lf)
@@ -1097,7 +1118,8 @@ static void smtp_read(struct conn *c, void *session)
 		if (max > sizeof(line_buf) - 2)
 			max = sizeof(line_buf) - 2;
 		size_t len;
-		enum lineio_result r = lineio_get(in, max, LINEIO_EOL_LF_OR_CRLF, line_buf, sizeof(line_buf), &len);
+		enum lineio_result r =
+		    lineio_get(in, max, LINEIO_EOL_LF_OR_CRLF, line_buf, sizeof(line_buf), &len);
 		if (r == LINEIO_NEED_MORE)
 			return;
 		if (r == LINEIO_TOO_LONG) {
@@ -1171,7 +1193,8 @@ static void smtp_shutdown(struct conn *c, void *session)
 		s->shutdown = true;
 		break;
 	default:
-		smtp_reply(s, "421 4.3.2 %s Service shutting down, closing connection", s->srv->cfg->hostname);
+		smtp_reply(s, "421 4.3.2 %s Service shutting down, closing connection",
+			   s->srv->cfg->hostname);
 		smtp_close(s);
 	}
 }
@@ -1188,12 +1211,12 @@ static void smtp_free(struct conn *c, void *session)
 }
 
 const struct conn_handler smtp_handler = {
-	.name = "smtp",
-	.open = smtp_open,
-	.read = smtp_read,
-	.drained = smtp_drained,
-	.timeout = smtp_timeout,
-	.shutdown = smtp_shutdown,
-	.free = smtp_free,
-	.busy_reply = "421 4.7.0 Too many connections, try again later\r\n",
+    .name = "smtp",
+    .open = smtp_open,
+    .read = smtp_read,
+    .drained = smtp_drained,
+    .timeout = smtp_timeout,
+    .shutdown = smtp_shutdown,
+    .free = smtp_free,
+    .busy_reply = "421 4.7.0 Too many connections, try again later\r\n",
 };

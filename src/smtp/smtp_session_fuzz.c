@@ -70,7 +70,7 @@ static struct {
 	SSL_CTX *tls;
 	char *user_hash;    /* sha512-crypt of PASSWORD */
 	char *unknown_hash; /* sha512-crypt of a random password */
-	char *scram;        /* SCRAM secrets of PASSWORD */
+	char *scram;	    /* SCRAM secrets of PASSWORD */
 	unsigned inputs;
 	/* Per input: */
 	int client;
@@ -192,7 +192,8 @@ static void setup(void)
 		die("event_base_new", NULL);
 
 	if (hash_password_create_scheme(PASSWORD, "$6$", 1000, &F.user_hash, &error) < 0 ||
-	    hash_password_create_scheme("7bd3c0f1e2a94d5b8c6e0f1a2b3c4d5e", "$6$", 1000, &F.unknown_hash, &error) < 0 ||
+	    hash_password_create_scheme("7bd3c0f1e2a94d5b8c6e0f1a2b3c4d5e", "$6$", 1000, &F.unknown_hash,
+					&error) < 0 ||
 	    scram_secrets_create(PASSWORD, 4096, &F.scram, &error) < 0)
 		die("hash", error);
 	store_setup();
