@@ -766,15 +766,38 @@ static bool needs_summary(const struct skey *k)
 	return false;
 }
 
-/* A TEXT or BODY key every match must satisfy (a child of the top AND). */
-static const struct skey *fts_key(const struct skey *root)
+/* The full-text field that can give candidates for key k, or -1. */
+static int fts_field(const struct skey *k, const char **query_r)
+{
+	if ((k->type == SK_TEXT || k->type == SK_BODY) && k->str != NULL && k->str[0] != '\0') {
+		*query_r = k->str;
+		return k->type == SK_BODY ? STORE_SEARCH_BODY : STORE_SEARCH_TEXT;
+	}
+	if (k->type == SK_HEADER && k->value != NULL && k->value[0] != '\0') {
+		*query_r = k->value;
+		if (strcasecmp(k->str, "Subject") == 0)
+			return STORE_SEARCH_SUBJECT;
+		if (strcasecmp(k->str, "From") == 0)
+			return STORE_SEARCH_FROM;
+		if (strcasecmp(k->str, "To") == 0 || strcasecmp(k->str, "Cc") == 0)
+			return STORE_SEARCH_TO;
+	}
+	return -1;
+}
+
+/* A key every match must satisfy (a child of the top AND) that the
+ * full-text index can answer: TEXT, BODY, SUBJECT, FROM, TO, CC. */
+static const struct skey *fts_key(const struct skey *root, int *field_r, const char **query_r)
 {
 	for (size_t i = 0; i < root->nkids; i++) {
 		const struct skey *k = &root->kids[i];
-		if ((k->type == SK_TEXT || k->type == SK_BODY) && k->str != NULL && k->str[0] != '\0')
+		int f = fts_field(k, query_r);
+		if (f >= 0) {
+			*field_r = f;
 			return k;
+		}
 		if (k->type == SK_AND) {
-			const struct skey *r = fts_key(k);
+			const struct skey *r = fts_key(k, field_r, query_r);
 			if (r != NULL)
 				return r;
 		}
@@ -823,13 +846,15 @@ int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_s
 		return 0;
 	}
 	unsigned fields = needs_summary(&q->root) ? STORE_FIELD_SUMMARY : STORE_FIELD_BASIC;
-	const struct skey *fk = sel->count > IMAP_SEARCH_SCAN_MAX ? fts_key(&q->root) : NULL;
+	int ffield = 0;
+	const char *fquery = NULL;
+	const struct skey *fk = sel->count > IMAP_SEARCH_SCAN_MAX ? fts_key(&q->root, &ffield, &fquery) : NULL;
 	if (fk != NULL) {
 		/* Candidates from the full-text index, each one checked. */
 		uint32_t *cand = NULL;
 		size_t ncand = 0;
 		if (store_search(s->srv->store, sel->id,
-				 fk->type == SK_BODY ? STORE_SEARCH_BODY : STORE_SEARCH_TEXT, fk->str, &cand,
+				 (enum store_search_field)ffield, fquery, &cand,
 				 &ncand, error_r) < 0)
 			return -1;
 		for (size_t i = 0; i < ncand; i++) {

@@ -12,9 +12,10 @@
 #include "imap/imap_private.h"
 
 /* Mailboxes with more messages than this use the full-text index to find
- * candidates for TEXT and BODY (words and word prefixes: a string inside a
- * word is then not found); smaller ones are scanned, with IMAP's exact
- * substring semantics. */
+ * candidates for TEXT, BODY, SUBJECT, FROM, TO and CC (words and word
+ * prefixes: a string inside a word is then not found); every candidate is
+ * then checked. Smaller ones are scanned, with IMAP's exact substring
+ * semantics. */
 #define IMAP_SEARCH_SCAN_MAX 5000
 
 struct imap_search;
