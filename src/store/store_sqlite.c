@@ -239,7 +239,12 @@ int sdb_open(struct sdb *db, const char *path, bool read_only, bool full_sync)
 	db->full_sync = !full_sync; /* force the PRAGMA below */
 	if ((!read_only && sdb_exec(db, "PRAGMA journal_mode=WAL") < 0) ||
 	    sdb_exec(db, "PRAGMA foreign_keys=ON") < 0 || sdb_exec(db, "PRAGMA temp_store=MEMORY") < 0 ||
-	    sdb_exec(db, "PRAGMA cache_size=-32768") < 0 || sdb_exec(db, "PRAGMA mmap_size=268435456") < 0 ||
+	    /* No mmap: the database grows with every delivery, and SQLite then
+	     * unmaps and remaps it at the next read transaction of every
+	     * connection (page faults on the whole map). Measured with imaptest's
+	     * load (bench/imap): 22% more IMAP commands per second without it,
+	     * and UID FETCH 1:* (FLAGS) on 100,000 messages 125 -> 80 ms. */
+	    sdb_exec(db, "PRAGMA cache_size=-32768") < 0 || sdb_exec(db, "PRAGMA mmap_size=0") < 0 ||
 	    (!read_only && sdb_exec(db, "PRAGMA journal_size_limit=67108864") < 0) ||
 	    (!read_only && sdb_set_full_sync(db, full_sync) < 0)) {
 		char err[sizeof(db->err)];
