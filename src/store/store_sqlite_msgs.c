@@ -131,11 +131,12 @@ struct store_msg_iter *sq_msg_iter_new(struct store *st, int64_t mailbox_id, uin
 				" WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid"
 			      : "SELECT " MSG_BASIC MSG_CACHE MSG_FROM_CACHE
 				" WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid";
-	if (sqlite3_prepare_v2(it->conn->h, sql, -1, &it->q, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(it->q, 1, mailbox_id) != SQLITE_OK ||
-	    sqlite3_bind_int64(it->q, 2, uid_min) != SQLITE_OK ||
-	    sqlite3_bind_int64(it->q, 3, uid_max) != SQLITE_OK) {
-		sdb_errf(&s->db, "%s", sqlite3_errmsg(it->conn->h));
+	/* Cached on the pooled connection: an IMAP FETCH opens an iterator per
+	 * batch, and preparing the statement each time was 7% of the loop's
+	 * time under load (bench/imap). Reset, never finalized, after use. */
+	it->q = sdb_q(it->conn, sql, "iii", mailbox_id, (int64_t)uid_min, (int64_t)uid_max);
+	if (it->q == NULL) {
+		sdb_errf(&s->db, "%s", it->conn->err);
 		it->failed = true;
 	}
 	return &it->base;
@@ -159,8 +160,7 @@ int sq_msg_iter_next(struct store_msg_iter *base, struct store_msg *m)
 		return -1;
 	}
 	if (r == 0) {
-		sqlite3_finalize(it->q);
-		it->q = NULL;
+		it->q = NULL; /* sdb_step reset it */
 		return 0;
 	}
 	msg_row(it->q, it->fields, m);
@@ -175,7 +175,7 @@ int sq_msg_iter_free(struct store_msg_iter *base, const char **error_r)
 	if (it->last)
 		store_msg_clear(it->last);
 	if (it->q)
-		sqlite3_finalize(it->q);
+		sqlite3_reset(it->q); /* ends the read snapshot; the statement stays cached */
 	if (it->conn && s->iconn_count < SQ_ICONN_KEEP) {
 		s->iconn[s->iconn_count++] = it->conn;
 	} else if (it->conn) {
