@@ -332,9 +332,26 @@ int sq_mailbox_take_recent(struct store *st, int64_t mailbox_id, uint32_t *first
 	struct sq_store *s = sq(st);
 	struct sdb *db = &s->db;
 	int64_t first, next = 0;
+	/* Usually nothing is recent (every SELECT takes it): answer from a
+	 * read, without taking the write lock that the writer thread may hold
+	 * through a group commit's fsync. */
+	sqlite3_stmt *q = sdb_q(db, "SELECT first_recent_uid, uidnext FROM mailboxes WHERE id = ?", "i", mailbox_id);
+	int r = q ? sdb_step(db, q) : -1;
+	if (r < 0)
+		return sq_fail(s, error_r, "take recent");
+	if (r == 0)
+		return store_error(st, error_r, "no such mailbox");
+	first = sqlite3_column_int64(q, 0);
+	next = sqlite3_column_int64(q, 1);
+	sqlite3_reset(q);
+	if (first >= next) {
+		*first_recent_uid_r = (uint32_t)next;
+		*next_uid_r = (uint32_t)next;
+		return 0;
+	}
 	if (sdb_begin(db) < 0)
 		return sq_fail(s, error_r, "take recent");
-	int r = sdb_i64(db, &first, "SELECT first_recent_uid FROM mailboxes WHERE id = ?", "i", mailbox_id);
+	r = sdb_i64(db, &first, "SELECT first_recent_uid FROM mailboxes WHERE id = ?", "i", mailbox_id);
 	if (r == 0) {
 		sdb_rollback(db);
 		return store_error(st, error_r, "no such mailbox");
