@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Memory per idle authenticated IMAP connection: opens N connections,
-logs each in (and optionally SELECTs INBOX), then reads the server's RSS
-(VmRSS of the given pid, e.g. Posthorn's worker or the sum of Dovecot's
-imap processes) before and after, and prints bytes per connection.
+logs each in (and optionally SELECTs INBOX), then reads the server's
+memory (Pss of the given pids: Posthorn's worker, or every Dovecot
+process) before and after, and prints bytes per connection.
 
     idle_conns.py HOST PORT USER PASSWORD N --pids PID[,PID...] [--select] [--tls]
       (--pids-cmd "pgrep -f 'dovecot/imap'" re-evaluates the pid list after connecting)
@@ -18,14 +18,17 @@ import time
 
 
 def rss_kb(pids):
+    """Proportional set size (Pss) summed over pids: pages shared between
+    processes (libraries, Dovecot's many imap processes) count once in
+    total, not once per process as plain RSS would."""
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status") as f:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1])
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
             pass
     return total
 
@@ -86,7 +89,7 @@ def main():
     after = rss_kb(pid_list(a))
     per = (after - before) * 1024 / a.n
     print(f"{a.n} connections logged in{' and selected' if a.select else ''} in {t1 - t0:.1f} s; "
-          f"RSS {before} kB -> {after} kB: {per:.0f} bytes ({per / 1024:.1f} KB) per connection")
+          f"PSS {before} kB -> {after} kB: {per:.0f} bytes ({per / 1024:.1f} KB) per connection")
     for s in socks:
         s.close()
 
