@@ -1,7 +1,9 @@
 /* cmd_search: SEARCH (with ESEARCH RFC 4731, SEARCHRES RFC 5182, CONDSTORE
- * MODSEQ, IMAP4rev2's ESEARCH replies), SORT (RFC 5256, with SORT=DISPLAY
- * RFC 5957) and THREAD (RFC 5256), and their UID forms. The search itself
- * is imap_search.c; threading is imap_thread.c. */
+ * MODSEQ, IMAP4rev2's ESEARCH replies, and CONTEXT=SEARCH RFC 5267: the
+ * return options CONTEXT, UPDATE and PARTIAL, and CANCELUPDATE), SORT (RFC
+ * 5256, with SORT=DISPLAY RFC 5957) and THREAD (RFC 5256), and their UID
+ * forms. The search itself is imap_search.c; threading is imap_thread.c;
+ * results kept up to date are imap_update.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +16,7 @@
 #include "mime/rfc2047.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/strnum.h"
 
 /* ---- SEARCH ------------------------------------------------------------- */
 
@@ -23,6 +26,8 @@ enum {
 	RET_ALL = 1 << 2,
 	RET_COUNT = 1 << 3,
 	RET_SAVE = 1 << 4,
+	RET_UPDATE = 1 << 5,  /* CONTEXT=SEARCH, RFC 5267 */
+	RET_PARTIAL = 1 << 6, /* RFC 5267 4.4 */
 };
 
 static void write_ids(struct imap_session *s, struct buf *b, const uint32_t *uids, size_t n, bool uid)
@@ -50,38 +55,112 @@ static void save_result(struct imap_session *s, const uint32_t *uids, size_t n)
 	s->sel->saved_count = n;
 }
 
+/* RETURN options of SEARCH (RFC 4731, RFC 5182, RFC 5267). */
+struct search_return {
+	unsigned ret;		 /* RET_* */
+	uint32_t partial1, partial2; /* PARTIAL range, partial1 <= partial2; 0 = none */
+};
+
+/* PARTIAL's range "n:m" (RFC 5267 4.4): two non-zero numbers, either order. */
+static int parse_partial(const struct imap_arg *a, struct search_return *r)
+{
+	if (a == NULL || a->type != IMAP_ARG_ATOM)
+		return -1;
+	const char *colon = memchr(a->str, ':', a->len);
+	if (colon == NULL)
+		return -1;
+	uint32_t x, y;
+	if (strn_to_u32(a->str, (size_t)(colon - a->str), &x) < 0 ||
+	    strn_to_u32(colon + 1, a->len - (size_t)(colon + 1 - a->str), &y) < 0 || x == 0 || y == 0)
+		return -1;
+	r->partial1 = x < y ? x : y;
+	r->partial2 = x < y ? y : x;
+	return 0;
+}
+
+/* Parses "RETURN (...)" when args start with it: sets *used_r to the
+ * arguments taken (0 or 2). Returns 0, or -1 with *error_r (BAD). */
+static int parse_search_return(const struct imap_arg *args, size_t argc, struct search_return *r,
+			       size_t *used_r, const char **error_r)
+{
+	memset(r, 0, sizeof(*r));
+	*used_r = 0;
+	if (argc < 2 || !imap_arg_atom_is(&args[0], "RETURN") || args[1].type != IMAP_ARG_LIST)
+		return 0;
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+	    {"MIN", RET_MIN},	  {"MAX", RET_MAX},	      {"ALL", RET_ALL},
+	    {"COUNT", RET_COUNT}, {"SAVE", RET_SAVE},	      {"UPDATE", RET_UPDATE},
+	    {"CONTEXT", 0},	  {"PARTIAL", RET_PARTIAL},
+	};
+	const struct imap_arg *l = &args[1];
+	for (size_t k = 0; k < l->count; k++) {
+		const struct imap_arg *a = &l->list[k];
+		size_t j = 0;
+		while (j < sizeof(names) / sizeof(names[0]) && !imap_arg_atom_is(a, names[j].name))
+			j++;
+		if (j == sizeof(names) / sizeof(names[0])) {
+			*error_r = "Unknown RETURN option";
+			return -1;
+		}
+		if ((names[j].bit & (RET_UPDATE | RET_PARTIAL)) && (r->ret & names[j].bit)) {
+			*error_r = "RETURN option given twice";
+			return -1;
+		}
+		if (names[j].bit == RET_PARTIAL &&
+		    (k + 1 >= l->count || parse_partial(&l->list[++k], r) < 0)) {
+			*error_r = "Invalid PARTIAL range";
+			return -1;
+		}
+		r->ret |= names[j].bit;
+	}
+	if ((r->ret & RET_PARTIAL) && (r->ret & RET_ALL)) {
+		*error_r = "PARTIAL conflicts with ALL";
+		return -1;
+	}
+	/* Nothing asked (or only CONTEXT): the whole result (RFC 4731 3.1).
+	 * UPDATE alone returns nothing now, only the updates later. */
+	if (r->ret == 0)
+		r->ret = RET_ALL;
+	*used_r = 2;
+	return 0;
+}
+
+/* Appends " PARTIAL (lo:hi ids)" or "... NIL)": the matches at positions
+ * partial1..partial2 (1-based) of the result. */
+static void write_partial(struct imap_session *s, struct buf *b, const struct search_return *r,
+			  const uint32_t *uids, size_t n, bool uid)
+{
+	buf_printf(b, " PARTIAL (%u:%u ", r->partial1, r->partial2);
+	size_t first = r->partial1 - 1;
+	if (first >= n) {
+		buf_puts(b, "NIL)");
+		return;
+	}
+	size_t last = r->partial2 - 1 < n ? r->partial2 - 1 : n - 1;
+	write_ids(s, b, uids + first, last - first + 1, uid);
+	buf_putc(b, ')');
+}
+
 void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 {
 	const char *error;
-	size_t i = 0;
-	unsigned ret = 0;
-	bool esearch = s->rev2;
-	if (cmd->argc >= 2 && imap_arg_atom_is(&cmd->args[0], "RETURN") &&
-	    cmd->args[1].type == IMAP_ARG_LIST) {
-		const struct imap_arg *l = &cmd->args[1];
-		for (size_t k = 0; k < l->count; k++) {
-			const struct imap_arg *a = &l->list[k];
-			if (imap_arg_atom_is(a, "MIN"))
-				ret |= RET_MIN;
-			else if (imap_arg_atom_is(a, "MAX"))
-				ret |= RET_MAX;
-			else if (imap_arg_atom_is(a, "ALL"))
-				ret |= RET_ALL;
-			else if (imap_arg_atom_is(a, "COUNT"))
-				ret |= RET_COUNT;
-			else if (imap_arg_atom_is(a, "SAVE"))
-				ret |= RET_SAVE;
-			else {
-				imap_bad(s, cmd, "Unknown RETURN option");
-				return;
-			}
-		}
-		if (ret == 0)
-			ret = RET_ALL;
-		esearch = true;
-		i = 2;
-	} else if (esearch)
+	struct search_return rs;
+	size_t i;
+	if (parse_search_return(cmd->args, cmd->argc, &rs, &i, &error) < 0) {
+		imap_bad(s, cmd, "%s", error);
+		return;
+	}
+	unsigned ret = rs.ret;
+	bool esearch = s->rev2 || i > 0;
+	if (esearch && ret == 0)
 		ret = RET_ALL;
+	if ((ret & RET_UPDATE) && imap_update_find(s->sel, cmd->tag) != NULL) {
+		imap_bad(s, cmd, "Duplicate search update tag");
+		return;
+	}
 	if (i >= cmd->argc) {
 		imap_bad(s, cmd, "Missing search keys");
 		return;
@@ -131,6 +210,8 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 			buf_puts(&b, " ALL ");
 			write_ids(s, &b, res.uids, res.count, cmd->uid);
 		}
+		if (ret & RET_PARTIAL)
+			write_partial(s, &b, &rs, res.uids, res.count, cmd->uid);
 		if (res.modseq_used && res.count > 0) {
 			/* RFC 4731 3.2: the highest MODSEQ of what was returned. */
 			uint64_t ms = res.highestmodseq;
@@ -140,29 +221,77 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 					ms = res.modseqs[0];
 				if ((ret & RET_MAX) && res.modseqs[res.count - 1] > ms)
 					ms = res.modseqs[res.count - 1];
+				if (ret & RET_PARTIAL)
+					for (size_t k = rs.partial1 - 1; k < res.count && k < rs.partial2; k++)
+						if (res.modseqs[k] > ms)
+							ms = res.modseqs[k];
 			}
-			buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
+			if (ms > 0)
+				buf_printf(&b, " MODSEQ %llu", (unsigned long long)ms);
 		}
 		buf_puts(&b, "\r\n");
 	}
 	if (ret & RET_SAVE) {
-		/* With MIN or MAX (and not ALL or COUNT), only those are saved. */
-		if ((ret & (RET_MIN | RET_MAX)) && !(ret & (RET_ALL | RET_COUNT)) && res.count > 0) {
-			uint32_t v[2];
+		/* With MIN, MAX or PARTIAL (and not ALL or COUNT), only what
+		 * they return is saved. */
+		if ((ret & (RET_MIN | RET_MAX | RET_PARTIAL)) && !(ret & (RET_ALL | RET_COUNT)) && res.count > 0) {
+			uint32_t *v = xcalloc(res.count, sizeof(*v));
 			size_t n = 0;
-			if (ret & RET_MIN)
-				v[n++] = res.uids[0];
-			if ((ret & RET_MAX) && (n == 0 || res.uids[res.count - 1] != v[0]))
-				v[n++] = res.uids[res.count - 1];
+			for (size_t k = 0; k < res.count; k++) {
+				bool take = ((ret & RET_MIN) && k == 0) || ((ret & RET_MAX) && k == res.count - 1) ||
+					    ((ret & RET_PARTIAL) && k + 1 >= rs.partial1 && k + 1 <= rs.partial2);
+				if (take)
+					v[n++] = res.uids[k];
+			}
 			save_result(s, v, n);
+			free(v);
 		} else
 			save_result(s, res.uids, res.count);
 	}
 	imap_write_buf(s, &b);
 	buf_free(&b);
+	if (ret & RET_UPDATE) {
+		/* RFC 5267 4.2: a context we will not keep is refused with an
+		 * untagged NO [NOUPDATE]; the search itself succeeded. */
+		if (ret & RET_PARTIAL) {
+			imap_printf(s, "* NO [NOUPDATE \"%s\"] Updates of PARTIAL results are not supported.\r\n",
+				    cmd->tag);
+		} else if (imap_update_add(s, cmd->tag, cmd->uid, q, res.uids, res.count) < 0) {
+			q = NULL; /* freed by imap_update_add */
+			imap_printf(s, "* NO [NOUPDATE \"%s\"] Too many search updates (at most %d).\r\n",
+				    cmd->tag, IMAP_UPDATE_MAX);
+		} else
+			q = NULL; /* kept by the context */
+	}
 	imap_search_result_clear(&res);
 	imap_search_free(&q);
 	imap_done(s, cmd, "OK", "Search completed.");
+}
+
+/* CANCELUPDATE "tag" ... (RFC 5267 4.3): ends update contexts. Every tag
+ * must name one, or nothing is cancelled. */
+void cmd_cancelupdate(struct imap_session *s, struct imap_cmd *cmd)
+{
+	if (cmd->argc == 0) {
+		imap_bad(s, cmd, "CANCELUPDATE needs tags");
+		return;
+	}
+	for (size_t k = 0; k < cmd->argc; k++) {
+		const struct imap_arg *a = &cmd->args[k];
+		if (a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_ATOM) {
+			imap_bad(s, cmd, "CANCELUPDATE takes quoted tags");
+			return;
+		}
+	}
+	for (size_t k = 0; k < cmd->argc; k++) {
+		if (imap_update_find(s->sel, cmd->args[k].str) == NULL) {
+			imap_done(s, cmd, "NO", "Unknown search update tag.");
+			return;
+		}
+	}
+	for (size_t k = 0; k < cmd->argc; k++)
+		imap_update_cancel(s->sel, cmd->args[k].str);
+	imap_done(s, cmd, "OK", "Updates cancelled.");
 }
 
 /* ---- SORT ---------------------------------------------------------------- */

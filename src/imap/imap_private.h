@@ -30,6 +30,7 @@
 #include "util/buf.h"
 
 struct server;
+struct imap_search;
 struct sasl;
 struct auth_login_req;
 
@@ -48,6 +49,20 @@ enum imap_wait {
 	IMAP_WAIT_STORE,  /* APPEND's group commit */
 	IMAP_WAIT_IDLE,	  /* IDLE: the client's DONE */
 	IMAP_WAIT_OUTPUT, /* a streaming command: the output buffer to drain */
+};
+
+/* CONTEXT=SEARCH (RFC 5267): a SEARCH RETURN (UPDATE) kept up to date
+ * with ESEARCH ADDTO / REMOVEFROM responses (imap_update.c). At most
+ * IMAP_UPDATE_MAX per session; they end with CANCELUPDATE or when the
+ * mailbox is closed. */
+#define IMAP_UPDATE_MAX 10
+
+struct imap_update {
+	char *tag;	       /* of the SEARCH that made it */
+	bool uid;	       /* UID SEARCH: updates name UIDs */
+	struct imap_search *q; /* pinned (imap_search_pin) */
+	uint32_t *uids;	       /* the result as the client knows it, ascending */
+	size_t count;
 };
 
 /* The selected mailbox as this session has told the client about it. */
@@ -77,6 +92,9 @@ struct imap_selected {
 	/* SEARCHRES: UIDs saved by SEARCH RETURN (SAVE), "$". */
 	uint32_t *saved;
 	size_t saved_count;
+	/* CONTEXT=SEARCH update contexts. */
+	struct imap_update *updates;
+	size_t update_count;
 	bool dirty; /* a change notification arrived */
 };
 
@@ -218,6 +236,27 @@ int imap_parse_flag_args(const struct imap_arg *v, size_t n, uint32_t *flags_r, 
 int imap_set_to_uids(struct imap_session *s, const struct imap_arg *a, bool uid, uint32_t **uids_r,
 		     size_t *count_r, const char **error_r);
 
+/* ---- imap_update.c ---------------------------------------------------- */
+
+/* The update context of tag, or NULL. */
+struct imap_update *imap_update_find(struct imap_selected *sel, const char *tag);
+/* Keeps the search q (taken, pinned here) and its result uids[0..n)
+ * (copied) up to date for the client. Returns 0, or -1 when the session
+ * has IMAP_UPDATE_MAX already (q is then freed). */
+int imap_update_add(struct imap_session *s, const char *tag, bool uid, struct imap_search *q,
+		    const uint32_t *uids, size_t n);
+/* Ends the update context of tag (which must exist). */
+void imap_update_cancel(struct imap_selected *sel, const char *tag);
+void imap_update_free_all(struct imap_selected *sel);
+/* From imap_sync, while the map still holds them: the expunged UIDs
+ * v[0..n) (ascending) are about to be reported; sends REMOVEFROM for those
+ * in a result first (their sequence numbers are still valid). */
+void imap_update_expunged(struct imap_session *s, const uint32_t *v, size_t n);
+/* From imap_sync, after EXISTS and FETCH FLAGS: messages that changed or
+ * arrived (ascending UIDs, BASIC fields) are searched again; sends ADDTO
+ * and REMOVEFROM for the results that changed. */
+void imap_update_changed(struct imap_session *s, const struct store_msg *m, size_t n);
+
 /* ---- imap_fetch.c ------------------------------------------------------- */
 
 /* The bytes of BODY[section] of a message ("" = all, "1.2", "HEADER",
@@ -235,7 +274,7 @@ imap_cmd_fn cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe, 
     cmd_status;
 imap_cmd_fn cmd_append;
 imap_cmd_fn cmd_fetch, cmd_store, cmd_copy, cmd_move;
-imap_cmd_fn cmd_search, cmd_sort, cmd_thread;
+imap_cmd_fn cmd_search, cmd_sort, cmd_thread, cmd_cancelupdate;
 imap_cmd_fn cmd_getquota, cmd_getquotaroot, cmd_setquota;
 
 /* cmd_auth.c: SASL lines while IMAP_WAIT_SASL. */

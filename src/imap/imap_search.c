@@ -905,3 +905,70 @@ void imap_search_result_clear(struct imap_search_result *res)
 	free(res->modseqs);
 	memset(res, 0, sizeof(*res));
 }
+
+/* ---- programs kept for updates -------------------------------------------- */
+
+/* The sorted UIDs v as a resolved set of ranges. */
+static void set_from_uids(struct imap_seqset *set, const uint32_t *v, size_t n)
+{
+	imap_seqset_free(set);
+	set->r = xcalloc(n + 1, sizeof(*set->r));
+	set->count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (set->count > 0 && v[i] <= set->r[set->count - 1].hi + 1) {
+			if (v[i] > set->r[set->count - 1].hi)
+				set->r[set->count - 1].hi = v[i];
+			continue;
+		}
+		set->r[set->count].lo = set->r[set->count].hi = v[i];
+		set->count++;
+	}
+}
+
+static void pin_key(struct imap_session *s, struct skey *k)
+{
+	const struct imap_selected *sel = s->sel;
+	for (size_t i = 0; i < k->nkids; i++)
+		pin_key(s, &k->kids[i]);
+	if (k->type == SK_SEQSET) {
+		uint32_t *v = xcalloc(sel->count + 1, sizeof(*v));
+		size_t n = 0;
+		for (size_t i = 0; i < k->set.count; i++)
+			for (uint64_t q = k->set.r[i].lo; q <= k->set.r[i].hi && q <= sel->count; q++)
+				if (q > 0 && (n == 0 || v[n - 1] < sel->uids[q - 1]))
+					v[n++] = sel->uids[q - 1];
+		set_from_uids(&k->set, v, n);
+		free(v);
+		k->type = SK_UIDSET;
+	} else if (k->type == SK_SAVED) {
+		set_from_uids(&k->set, sel->saved, sel->saved_count);
+		k->type = SK_UIDSET;
+	}
+}
+
+void imap_search_pin(struct imap_session *s, struct imap_search *q)
+{
+	pin_key(s, &q->root);
+	q->charset = NULL;
+}
+
+int imap_search_match(struct imap_session *s, struct imap_search *q, const struct store_msg *m,
+		      uint32_t seq, const char **error_r)
+{
+	struct store_msg full = {0};
+	if (needs_summary(&q->root)) {
+		int r = store_msg_get(s->srv->store, s->sel->id, m->uid, STORE_FIELD_SUMMARY, &full, error_r);
+		if (r != 1) {
+			store_msg_clear(&full);
+			if (r == 0)
+				*error_r = "message vanished";
+			return -1;
+		}
+		m = &full;
+	}
+	struct smsg sm = {.s = s, .m = m, .seq = seq};
+	int r = eval(&sm, &q->root) ? 1 : 0;
+	smsg_free(&sm);
+	store_msg_clear(&full);
+	return r;
+}

@@ -43,6 +43,17 @@ int imap_search_set_charset(const char *charset, const char **error_r);
 int imap_search_run(struct imap_session *s, struct imap_search *q, struct imap_search_result *res,
 		    const char **error_r);
 void imap_search_free(struct imap_search **q);
+/* For a program kept beyond its command (CONTEXT=SEARCH's UPDATE, RFC
+ * 5267): sequence-number keys and "$" become the UIDs they name now, so
+ * that later expunges and SEARCH ... SAVE do not change what it means.
+ * The program no longer points into the command's arguments afterwards. */
+void imap_search_pin(struct imap_session *s, struct imap_search *q);
+/* Whether message m of the selected mailbox (seq: its sequence number)
+ * matches the program; m needs the fields of STORE_FIELD_BASIC only (the
+ * rest is loaded when the program needs it). Returns 1 match, 0 no match,
+ * -1 (*error_r) when the message could not be read. */
+int imap_search_match(struct imap_session *s, struct imap_search *q, const struct store_msg *m,
+		      uint32_t seq, const char **error_r);
 void imap_search_result_clear(struct imap_search_result *res);
 
 #endif

@@ -189,7 +189,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 	buf_puts(
 	    out,
 	    " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS"
-	    " STATUS=SIZE ESEARCH SEARCHRES SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
+	    " STATUS=SIZE ESEARCH SEARCHRES CONTEXT=SEARCH SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
 	    " CONDSTORE QRESYNC BINARY MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)cfg->max_message_size);
 	if (!s->compressed)
@@ -351,6 +351,7 @@ static const struct imap_command commands[] = {
     {"SEARCH", cmd_search, SEL | UID | NOEXP},
     {"SORT", cmd_sort, SEL | UID | NOEXP},
     {"THREAD", cmd_thread, SEL | UID | NOEXP},
+    {"CANCELUPDATE", cmd_cancelupdate, SEL},
     {"COPY", cmd_copy, SEL | UID | NOEXP},
     {"MOVE", cmd_move, SEL | UID},
 };

@@ -12,6 +12,10 @@
  * FETCH, STORE or SEARCH by sequence number runs (RFC 3501 7.4.1) and sent
  * at the next chance; until then the expunged message keeps its number.
  *
+ * Update contexts of CONTEXT=SEARCH (imap_update.c) are told about the
+ * same changes: REMOVEFROM before the EXPUNGE of a message in a result,
+ * ADDTO/REMOVEFROM after EXISTS and FETCH FLAGS.
+ *
  * Flag changes this session made itself were already answered with FETCH
  * responses; they are remembered as (uid, modseq) pairs for the next sync so
  * that they are not reported twice. */
@@ -149,6 +153,7 @@ void imap_selected_free(struct imap_selected **selp)
 	free(sel->pending);
 	free(sel->own);
 	free(sel->saved);
+	imap_update_free_all(sel);
 	free(sel);
 	*selp = NULL;
 }
@@ -397,6 +402,8 @@ static void send_expunges(struct imap_session *s, uint32_t *v, size_t n)
 	struct imap_selected *sel = s->sel;
 	if (n == 0)
 		return;
+	/* CONTEXT=SEARCH: results lose them first, numbered as still known. */
+	imap_update_expunged(s, v, n);
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
 	if (s->qresync) {
@@ -561,6 +568,8 @@ void imap_sync(struct imap_session *s, unsigned flags)
 	}
 	imap_write_buf(s, &b);
 	buf_free(&b);
+	/* 5. CONTEXT=SEARCH: results that changed with them. */
+	imap_update_changed(s, ch.changed, ch.changed_count);
 	if (ch.highestmodseq > sel->modseq)
 		sel->modseq = ch.highestmodseq;
 	sel->own_count = 0;

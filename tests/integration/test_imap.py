@@ -221,7 +221,7 @@ def test_id_namespace_enable_capability(srv, user):
     caps = lines[0].split()
     for c in ["IMAP4rev1", "IMAP4rev2", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "LITERAL+",
               "SASL-IR", "UNSELECT", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE",
-              "ESEARCH", "SEARCHRES", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "CONDSTORE",
+              "ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "CONDSTORE",
               "QRESYNC", "BINARY", "QUOTA", "COMPRESS=DEFLATE", "UTF8=ACCEPT"]:
         assert c in caps, c
     assert any(c.startswith("APPENDLIMIT=") for c in caps)
@@ -533,6 +533,142 @@ def test_sort_and_thread(srv, user):
 
 
 # ---- several sessions, IDLE, CONDSTORE, QRESYNC ---------------------------------
+
+
+# ---- CONTEXT=SEARCH (RFC 5267) ------------------------------------------------
+
+
+def append_raw(r, n, flags=""):
+    for i in range(n):
+        msg = msg_bytes(f"m{i}")
+        r.send(b"x APPEND INBOX %s{%d+}\r\n" % (flags.encode(), len(msg)) + msg + b"\r\n")
+        assert r.until("x")[-1].startswith("x OK")
+
+
+def untagged(lines, prefix):
+    return [l for l in lines if l.startswith(prefix)]
+
+
+def test_context_search_updates(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    append_raw(r, 5)
+    r.cmd("s", "SELECT INBOX")
+    assert r.cmd("a", "SEARCH RETURN (UPDATE) SEEN")[0] == '* ESEARCH (TAG "a")'
+    lines = r.cmd("b", "UID SEARCH RETURN (UPDATE COUNT) OR SEEN 5")
+    assert lines[0] == '* ESEARCH (TAG "b") UID COUNT 1'
+    # Own changes: ADDTO and REMOVEFROM with the STORE (by sequence number too).
+    lines = r.cmd("c", "STORE 1,2,4 +FLAGS.SILENT (\\Seen)")
+    assert untagged(lines, "* ESEARCH") == ['* ESEARCH (TAG "a") ADDTO (0 1:2,4)',
+                                          '* ESEARCH (TAG "b") UID ADDTO (0 1:2,4)'], lines
+    lines = r.cmd("d", "STORE 1 -FLAGS.SILENT (\\Seen)")
+    assert untagged(lines, "* ESEARCH") == ['* ESEARCH (TAG "a") REMOVEFROM (0 1)',
+                                          '* ESEARCH (TAG "b") UID REMOVEFROM (0 1)'], lines
+    # Another session's changes, seen at the next command.
+    other = imaps(srv, user)
+    other.select("INBOX")
+    other.store("3", "+FLAGS", "\\Seen")
+    lines = r.cmd("e", "NOOP")
+    assert '* ESEARCH (TAG "a") ADDTO (0 3)' in lines, lines
+    # Expunged results: held back with EXPUNGE during FETCH by sequence
+    # number, then REMOVEFROM (numbered as the client knows them) before
+    # the EXPUNGE.
+    other.store("2", "+FLAGS", "\\Deleted")
+    other.expunge()
+    lines = r.cmd("f", "FETCH 5 (UID)")
+    assert untagged(lines, "* ESEARCH") == [] and not untagged(lines, "* 2 EXPUNGE"), lines
+    lines = r.cmd("g", "NOOP")
+    i = lines.index('* ESEARCH (TAG "a") REMOVEFROM (0 2)')
+    assert lines.index("* 2 EXPUNGE") > i, lines
+    assert '* ESEARCH (TAG "b") UID REMOVEFROM (0 2)' in lines
+    # New mail: EXISTS, then ADDTO with its number.
+    other.append("INBOX", "(\\Seen)", None, msg_bytes("new"))
+    lines = r.cmd("h", "NOOP")
+    assert lines.index("* 5 EXISTS") < lines.index('* ESEARCH (TAG "a") ADDTO (0 5)'), lines
+    assert '* ESEARCH (TAG "b") UID ADDTO (0 6)' in lines
+    # Sequence numbers in the program name the messages of the time of the
+    # SEARCH: "5" stays UID 5 (now message 4), message 5 (UID 6) leaves.
+    lines = r.cmd("i", "STORE 5 -FLAGS.SILENT (\\Seen)")
+    assert untagged(lines, "* ESEARCH") == ['* ESEARCH (TAG "a") REMOVEFROM (0 5)',
+                                          '* ESEARCH (TAG "b") UID REMOVEFROM (0 6)'], lines
+    # CANCELUPDATE ends them; a new SEARCH may reuse a tag then.
+    assert r.cmd("j", 'CANCELUPDATE "a" "b"')[-1].startswith("j OK")
+    lines = r.cmd("k", "STORE 1:* +FLAGS.SILENT (\\Seen)")
+    assert untagged(lines, "* ESEARCH") == [], lines
+    assert r.cmd("a", "SEARCH RETURN (UPDATE ALL) UNSEEN")[0] == '* ESEARCH (TAG "a")'
+    lines = r.cmd("l", "STORE 2 -FLAGS.SILENT (\\Seen)")
+    assert untagged(lines, "* ESEARCH") == ['* ESEARCH (TAG "a") ADDTO (0 2)'], lines
+    # Closing the mailbox ends them.
+    r.cmd("m", "UNSELECT")
+    r.cmd("n", "SELECT INBOX")
+    assert r.cmd("o", 'CANCELUPDATE "a"')[-1].startswith("o NO")
+    other.logout()
+    r.close()
+
+
+def test_context_search_partial(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    append_raw(r, 5)
+    r.cmd("s", "SELECT INBOX")
+    assert "CONTEXT=SEARCH" in r.cmd("c", "CAPABILITY")[0].split()
+    assert r.cmd("a", "SEARCH RETURN (PARTIAL 2:4) ALL")[0] == '* ESEARCH (TAG "a") PARTIAL (2:4 2:4)'
+    assert r.cmd("a", "SEARCH RETURN (PARTIAL 4:2) ALL")[0] == '* ESEARCH (TAG "a") PARTIAL (2:4 2:4)'
+    assert r.cmd("a", "SEARCH RETURN (PARTIAL 1:9 COUNT) ALL")[0] == \
+        '* ESEARCH (TAG "a") COUNT 5 PARTIAL (1:9 1:5)'
+    assert r.cmd("a", "SEARCH RETURN (PARTIAL 6:6) ALL")[0] == '* ESEARCH (TAG "a") PARTIAL (6:6 NIL)'
+    assert r.cmd("a", "SEARCH RETURN (PARTIAL 2:3) 1:2,4:5")[0] == '* ESEARCH (TAG "a") PARTIAL (2:3 2,4)'
+    r.cmd("b", "STORE 2 +FLAGS.SILENT (\\Deleted)")
+    r.cmd("b", "EXPUNGE")
+    assert r.cmd("a", "UID SEARCH RETURN (PARTIAL 2:3) ALL")[0] == '* ESEARCH (TAG "a") UID PARTIAL (2:3 3:4)'
+    # SAVE with PARTIAL keeps what was returned.
+    r.cmd("d", "SEARCH RETURN (PARTIAL 1:2 SAVE) ALL")
+    assert untagged(r.cmd("e", "FETCH $ (UID)"), "*") == ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]
+    # PARTIAL results are not kept up to date: said so, the search answers.
+    lines = r.cmd("f", "SEARCH RETURN (PARTIAL 1:2 UPDATE) ALL")
+    assert lines == ['* ESEARCH (TAG "f") PARTIAL (1:2 1:2)',
+                     '* NO [NOUPDATE "f"] Updates of PARTIAL results are not supported.',
+                     "f OK Search completed."]
+    r.close()
+
+
+def test_context_search_bad_syntax_and_limits(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    append_raw(r, 2)
+    r.cmd("s", "SELECT INBOX")
+    # Bad syntax is BAD and keeps no context (max_errors is 5 here).
+    for tag, text in [("a", "SEARCH RETURN (PARTIAL 1:*) ALL"), ("b", "SEARCH RETURN (PARTIAL 0:3) ALL"),
+                      ("c", "SEARCH RETURN (UPDATE PARTIAL 1:2 ALL) ALL"), ("d", "SEARCH RETURN (UPDATE UPDATE) ALL")]:
+        assert r.cmd(tag, text)[-1].startswith(tag + " BAD"), text
+    r.close()
+    r = Raw(srv)
+    r.login(user)
+    r.cmd("s", "SELECT INBOX")
+    assert r.cmd("e", "SEARCH RETURN (PARTIAL -1:-2) ALL")[-1].startswith("e BAD")
+    assert r.cmd("f", "CANCELUPDATE")[-1].startswith("f BAD")
+    assert r.cmd("g", "CANCELUPDATE (x)")[-1].startswith("g BAD")
+    for tag in "abcdeg":
+        assert r.cmd("n", f'CANCELUPDATE "{tag}"')[-1].startswith("n NO")
+    r.close()
+    r = Raw(srv)
+    r.login(user)
+    assert r.cmd("a", 'CANCELUPDATE "x"')[-1] == "a BAD No mailbox selected"
+    r.cmd("s", "SELECT INBOX")
+    # At most 10 contexts per session; the 11th search still answers.
+    for i in range(10):
+        assert r.cmd(f"k{i}", "SEARCH RETURN (UPDATE) SEEN")[-1].startswith(f"k{i} OK")
+    assert r.cmd("k0", "SEARCH RETURN (UPDATE) SEEN")[-1] == "k0 BAD Duplicate search update tag"
+    lines = r.cmd("k10", "SEARCH RETURN (UPDATE COUNT) SEEN")
+    assert lines == ['* ESEARCH (TAG "k10") COUNT 0',
+                     '* NO [NOUPDATE "k10"] Too many search updates (at most 10).', "k10 OK Search completed."]
+    lines = r.cmd("t", "STORE 1 +FLAGS.SILENT (\\Seen)")
+    assert len(untagged(lines, "* ESEARCH")) == 10 and not untagged(lines, '* ESEARCH (TAG "k10")'), lines
+    # An unknown tag among known ones: NO, nothing cancelled.
+    assert r.cmd("u", 'CANCELUPDATE "k1" "nope"')[-1].startswith("u NO")
+    assert r.cmd("v", 'CANCELUPDATE "k1"')[-1].startswith("v OK")
+    assert r.cmd("k10", "SEARCH RETURN (UPDATE) SEEN")[-1] == "k10 OK Search completed."
+    r.close()
 
 
 def test_changes_seen_by_other_sessions(srv, user):
