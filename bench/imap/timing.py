@@ -24,17 +24,17 @@ class Client:
         tag = b"T%d" % self.n
         t0 = time.perf_counter()
         self.s.sendall(tag + b" " + text.encode() + b"\r\n")
-        lines = 0
+        untagged = []
         while True:
             line = self.f.readline()
             if not line:
                 raise EOFError
-            lines += 1
             if line.startswith(tag + b" "):
                 dt = time.perf_counter() - t0
                 if not line.startswith(tag + b" OK"):
                     raise RuntimeError(line.decode())
-                return dt, lines, line
+                return dt, untagged
+            untagged.append(line)
 
 
 def main():
@@ -49,16 +49,31 @@ def main():
     c = Client(a.host, a.port)
     c.cmd(f'LOGIN "{a.user}" "{a.password}"')
     results = {}
+    answers = {}
     for _ in range(a.runs):
         for name, text in [("SELECT INBOX", "SELECT INBOX"), ("UID FETCH 1:* (FLAGS)", "UID FETCH 1:* (FLAGS)"),
                            (f"SEARCH TEXT {a.word}", f"SEARCH TEXT {a.word}"),
                            ("UID SEARCH UNSEEN", "UID SEARCH UNSEEN")]:
-            dt, lines, _ = c.cmd(text)
+            dt, untagged = c.cmd(text)
             results.setdefault(name, []).append(dt * 1000)
-            if name.startswith("SELECT"):
-                c.cmd("UNSELECT") if False else None
+            answers[name] = summary(untagged)
     for name, v in results.items():
-        print(f"{name:28s} best {min(v):8.1f} ms   median {statistics.median(v):8.1f} ms")
+        print(f"{name:28s} best {min(v):8.1f} ms   median {statistics.median(v):8.1f} ms   ({answers[name]})")
+
+
+def summary(untagged):
+    """What the server answered, so that a fast wrong answer shows:
+    EXISTS for SELECT, the number of FETCH lines, the number of hits."""
+    fetches = 0
+    for line in untagged:
+        words = line.split()
+        if len(words) >= 3 and words[2] == b"EXISTS":
+            return f"{int(words[1])} messages"
+        if len(words) >= 2 and words[1] == b"SEARCH":
+            return f"{len(words) - 2} hits"
+        if len(words) >= 3 and words[2] == b"FETCH":
+            fetches += 1
+    return f"{fetches} FETCH lines"
 
 
 if __name__ == "__main__":
