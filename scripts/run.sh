@@ -30,11 +30,13 @@ cat <<MSG
     swaks --server 127.0.0.1:2587 --tls --auth PLAIN --auth-user demo@$DOMAIN \\
           --from demo@$DOMAIN --to demo@$DOMAIN
   Read the mailbox:
+    webmail: https://127.0.0.1:8443/  (or http://127.0.0.1:8080/), log in as demo@$DOMAIN
+    curl -k "imaps://127.0.0.1:2993/INBOX;UID=1" -u demo@$DOMAIN    (the first message)
+    curl -k pop3s://127.0.0.1:2995/ -u demo@$DOMAIN          (list; add a number for a message)
     ./posthorn export demo@$DOMAIN -c $CONF
-    curl -k pop3s://127.0.0.1:2995/ -u demo@$DOMAIN      (list; add a number for a message)
-  Mail client settings: server 127.0.0.1, user demo@$DOMAIN,
-    outgoing SMTP 2587 (STARTTLS) or 2465 (SSL/TLS), normal password;
-    incoming POP3 2110 (STARTTLS) or 2995 (SSL/TLS), normal password;
+  Mail client settings: server 127.0.0.1, user demo@$DOMAIN, normal password,
+    incoming IMAP 2143 (STARTTLS) or 2993 (SSL/TLS), or POP3 2110 (STARTTLS) or 2995 (SSL/TLS);
+    outgoing SMTP 2587 (STARTTLS) or 2465 (SSL/TLS);
     the certificate is self-signed: accept it once.
 
   Serving now (Ctrl-C to stop); log lines follow.
