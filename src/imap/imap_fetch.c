@@ -642,6 +642,52 @@ int imap_section_bytes(const char *data, size_t len, const char *section, struct
 
 /* ---- the loop --------------------------------------------------------------- */
 
+/* What the items need from the store, and what they imply. */
+static void fetch_plan(struct fetch_ctx *f)
+{
+	for (size_t i = 0; i < f->nitems; i++) {
+		const struct fetch_item *it = &f->items[i];
+		switch (it->kind) {
+		case F_UID:
+			f->want_uid = true;
+			break;
+		case F_FLAGS:
+			f->want_flags = true;
+			break;
+		case F_MODSEQ:
+			f->want_modseq = true;
+			break;
+		case F_ENVELOPE:
+			f->store_fields |= STORE_FIELD_ENVELOPE;
+			break;
+		case F_BODY:
+		case F_BODYSTRUCTURE:
+			f->store_fields |= STORE_FIELD_STRUCTURE;
+			break;
+		case F_RFC822:
+			f->need_data = true;
+			f->sets_seen = true;
+			break;
+		case F_RFC822_TEXT:
+			f->sets_seen = true;
+			/* fall through */
+		case F_RFC822_HEADER:
+			f->need_data = f->need_mime = true;
+			break;
+		case F_SECTION:
+		case F_BINARY:
+		case F_BINARY_SIZE:
+			f->need_data = true;
+			f->need_mime =
+			    f->need_mime || it->part != NULL || it->sec != SEC_ALL || it->kind != F_SECTION;
+			f->sets_seen = f->sets_seen || !it->peek;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 static void fetch_continue(struct imap_session *s);
 
 static bool in_list(const uint32_t *v, size_t n, uint32_t x)
@@ -754,47 +800,7 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		return;
 	}
 	f->want_uid = cmd->uid;
-	for (size_t i = 0; i < f->nitems; i++) {
-		const struct fetch_item *it = &f->items[i];
-		switch (it->kind) {
-		case F_UID:
-			f->want_uid = true;
-			break;
-		case F_FLAGS:
-			f->want_flags = true;
-			break;
-		case F_MODSEQ:
-			f->want_modseq = true;
-			break;
-		case F_ENVELOPE:
-			f->store_fields |= STORE_FIELD_ENVELOPE;
-			break;
-		case F_BODY:
-		case F_BODYSTRUCTURE:
-			f->store_fields |= STORE_FIELD_STRUCTURE;
-			break;
-		case F_RFC822:
-			f->need_data = true;
-			f->sets_seen = true;
-			break;
-		case F_RFC822_TEXT:
-			f->sets_seen = true;
-			/* fall through */
-		case F_RFC822_HEADER:
-			f->need_data = f->need_mime = true;
-			break;
-		case F_SECTION:
-		case F_BINARY:
-		case F_BINARY_SIZE:
-			f->need_data = true;
-			f->need_mime =
-			    f->need_mime || it->part != NULL || it->sec != SEC_ALL || it->kind != F_SECTION;
-			f->sets_seen = f->sets_seen || !it->peek;
-			break;
-		default:
-			break;
-		}
-	}
+	fetch_plan(f);
 	if (f->want_modseq || f->changedsince)
 		imap_enable_condstore(s);
 	if (f->changedsince)
@@ -860,4 +866,69 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 			s->sel->dirty = true;
 	}
 	fetch_continue(s);
+}
+
+/* ---- NOTIFY's MessageNew attributes ---------------------------------------- */
+
+struct imap_fetch_atts {
+	struct fetch_ctx *f;
+};
+
+struct imap_fetch_atts *imap_fetch_atts_parse(const struct imap_arg *a, const char **error_r)
+{
+	struct fetch_ctx *f = xmalloc(sizeof(*f));
+	if (parse_attrs(f, a, error_r) < 0) {
+		fetch_ctx_free(f);
+		return NULL;
+	}
+	fetch_plan(f);
+	if (f->sets_seen) {
+		fetch_ctx_free(f);
+		*error_r = "Attributes that set \\Seen are not allowed here";
+		return NULL;
+	}
+	struct imap_fetch_atts *fa = xmalloc(sizeof(*fa));
+	fa->f = f;
+	return fa;
+}
+
+void imap_fetch_atts_free(struct imap_fetch_atts **fap)
+{
+	if (*fap == NULL)
+		return;
+	fetch_ctx_free((*fap)->f);
+	free(*fap);
+	*fap = NULL;
+}
+
+void imap_fetch_atts_write(struct imap_session *s, struct imap_fetch_atts *fa, const uint32_t *uids, size_t n)
+{
+	struct fetch_ctx *f = fa->f;
+	if (n == 0)
+		return;
+	bool want_uid = f->want_uid;
+	f->want_uid = want_uid || s->qresync; /* RFC 7162 3.2.4 */
+	if (f->want_modseq)
+		imap_enable_condstore(s);
+	struct buf out;
+	buf_init(&out, BUF_MAX_DEFAULT);
+	bool unknown_cte = false;
+	struct store_msg_iter *it =
+	    store_msg_iter_new(s->srv->store, s->sel->id, uids[0], uids[n - 1], f->store_fields);
+	struct store_msg m;
+	while (store_msg_iter_next(it, &m) == 1) {
+		if (!in_list(uids, n, m.uid) || imap_seq_of(s->sel, m.uid) == 0)
+			continue;
+		fetch_one(s, f, &m, false, &out, &unknown_cte);
+		if (out.len > 64 * 1024) {
+			imap_write_buf(s, &out);
+			buf_reset(&out);
+		}
+	}
+	const char *error;
+	if (store_msg_iter_free(&it, &error) < 0)
+		log_session(s->c->id, "imap notify fetch: %s", error);
+	imap_write_buf(s, &out);
+	buf_free(&out);
+	f->want_uid = want_uid;
 }

@@ -31,6 +31,8 @@
 
 struct server;
 struct imap_search;
+struct imap_notify;
+struct imap_fetch_atts;
 struct sasl;
 struct auth_login_req;
 
@@ -120,6 +122,7 @@ struct imap_session {
 	char *user;
 	struct store_watch *watch;
 	struct imap_selected *sel;
+	struct imap_notify *notify; /* NOTIFY SET in force (cmd_notify.c), or NULL */
 	/* ENABLEd extensions and modes. */
 	bool rev2; /* IMAP4rev2 */
 	bool utf8; /* UTF8=ACCEPT (or rev2): names in UTF-8 */
@@ -265,6 +268,27 @@ void imap_update_changed(struct imap_session *s, const struct store_msg *m, size
 int imap_section_bytes(const char *data, size_t len, const char *section, struct buf *tmp, const char **p_r,
 		       size_t *n_r);
 
+/* NOTIFY's MessageNew attributes: parsed once (a FETCH attribute list or
+ * macro; attributes that would set \Seen are refused), written for new
+ * messages of the selected mailbox (UIDs ascending, all in the map). */
+struct imap_fetch_atts *imap_fetch_atts_parse(const struct imap_arg *a, const char **error_r);
+void imap_fetch_atts_free(struct imap_fetch_atts **fa);
+void imap_fetch_atts_write(struct imap_session *s, struct imap_fetch_atts *fa, const uint32_t *uids, size_t n);
+
+/* ---- cmd_notify.c ------------------------------------------------------ */
+
+/* A change notification for the user's mailbox (0: the mailbox list).
+ * Sends what NOTIFY asked for at once when no command runs (or IDLE),
+ * else at the end of the command (imap_notify_flush from imap_done). */
+void imap_notify_watch(struct imap_session *s, int64_t mailbox_id);
+void imap_notify_flush(struct imap_session *s);
+/* For imap_sync: whether FETCH FLAGS of other sessions' changes to the
+ * selected mailbox are wanted (not when NOTIFY's selected filter lacks
+ * FlagChange), and the MessageNew FETCH for new messages. */
+bool imap_notify_wants_flags(struct imap_session *s);
+void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t n);
+void imap_notify_free(struct imap_notify **n);
+
 /* ---- commands ---------------------------------------------------------- */
 
 imap_cmd_fn cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate, cmd_id,
@@ -276,6 +300,7 @@ imap_cmd_fn cmd_append;
 imap_cmd_fn cmd_fetch, cmd_store, cmd_copy, cmd_move;
 imap_cmd_fn cmd_search, cmd_sort, cmd_thread, cmd_cancelupdate;
 imap_cmd_fn cmd_getquota, cmd_getquotaroot, cmd_setquota;
+imap_cmd_fn cmd_notify;
 
 /* cmd_auth.c: SASL lines while IMAP_WAIT_SASL. */
 void imap_sasl_line(struct imap_session *s, const char *line, size_t len);

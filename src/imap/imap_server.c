@@ -142,6 +142,8 @@ void imap_done(struct imap_session *s, struct imap_cmd *cmd, const char *status,
 {
 	if (s->sel != NULL && s->state == IMAP_STATE_SELECTED)
 		imap_sync(s, (cmd->flags & IMAP_CMD_NO_EXPUNGE) && !cmd->uid ? 0 : IMAP_SYNC_EXPUNGE);
+	if (s->notify != NULL)
+		imap_notify_flush(s);
 	va_list ap;
 	va_start(ap, fmt);
 	tagged_line(s, cmd->tag, status, fmt, ap);
@@ -190,7 +192,7 @@ void imap_capabilities(struct imap_session *s, struct buf *out)
 	    out,
 	    " NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 	    " STATUS=SIZE ESEARCH SEARCHRES CONTEXT=SEARCH SORT SORT=DISPLAY ESORT THREAD=REFERENCES THREAD=ORDEREDSUBJECT"
-	    " CONDSTORE QRESYNC BINARY MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT");
+	    " CONDSTORE QRESYNC BINARY MULTIAPPEND CATENATE QUOTA QUOTA=RES-STORAGE UTF8=ACCEPT NOTIFY");
 	buf_printf(out, " APPENDLIMIT=%llu", (unsigned long long)cfg->max_message_size);
 	if (!s->compressed)
 		buf_puts(out, " COMPRESS=DEFLATE");
@@ -272,15 +274,19 @@ void imap_unselect(struct imap_session *s)
 /* ---- authentication ----------------------------------------------------- */
 
 /* Change notifications for the user's mailboxes: the selected one is
- * looked at again before the next reply, or at once while IDLE. */
+ * looked at again before the next reply, or at once while IDLE; with
+ * NOTIFY, what it asked for goes out at once (cmd_notify.c). */
 static void watch_cb(void *ctx, int64_t user_id, int64_t mailbox_id)
 {
 	struct imap_session *s = ctx;
-	if (s->sel == NULL || mailbox_id != s->sel->id)
-		return;
-	s->sel->dirty = true;
-	if (s->wait == IMAP_WAIT_IDLE)
-		imap_idle_notify(s);
+	if (s->sel != NULL && mailbox_id == s->sel->id) {
+		s->sel->dirty = true;
+		if (s->wait == IMAP_WAIT_IDLE)
+			imap_idle_notify(s);
+	}
+	/* NOTIFY: other mailboxes, and the selected one outside IDLE. */
+	if (s->notify != NULL)
+		imap_notify_watch(s, mailbox_id);
 }
 
 int imap_login_as(struct imap_session *s, const char *user, const char **error_r)
@@ -342,6 +348,7 @@ static const struct imap_command commands[] = {
     {"GETQUOTA", cmd_getquota, AUTH},
     {"GETQUOTAROOT", cmd_getquotaroot, AUTH},
     {"SETQUOTA", cmd_setquota, AUTH},
+    {"NOTIFY", cmd_notify, AUTH},
     {"CHECK", cmd_check, SEL},
     {"CLOSE", cmd_close, SEL},
     {"UNSELECT", cmd_unselect, SEL},
@@ -565,6 +572,7 @@ static void session_destroy(struct imap_session *s)
 		s->cmd_ctx_free(s->cmd_ctx);
 	imap_parser_deinit(&s->parser);
 	imap_selected_free(&s->sel);
+	imap_notify_free(&s->notify);
 	if (s->watch != NULL)
 		store_watch_remove(s->srv->store, &s->watch);
 	sasl_free(&s->sasl);

@@ -541,12 +541,16 @@ void imap_sync(struct imap_session *s, unsigned flags)
 		imap_printf(s, "* %zu EXISTS\r\n", sel->count);
 		if (!s->rev2)
 			imap_printf(s, "* %u RECENT\r\n", imap_recent_count(sel));
+		/* NOTIFY's MessageNew attributes. */
+		imap_notify_new_messages(s, sel->uids + sel->count - added, added);
 	}
 
-	/* 4. Flag changes by others. */
+	/* 4. Flag changes by others (unless NOTIFY's selected filter has no
+	 * FlagChange). */
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
-	for (size_t i = 0; i < ch.changed_count; i++) {
+	bool flags_wanted = imap_notify_wants_flags(s);
+	for (size_t i = 0; i < ch.changed_count && flags_wanted; i++) {
 		const struct store_msg *m = &ch.changed[i];
 		if (m->uid >= old_next || is_own(sel, m->uid, m->modseq))
 			continue;

@@ -222,7 +222,7 @@ def test_id_namespace_enable_capability(srv, user):
     for c in ["IMAP4rev1", "IMAP4rev2", "IDLE", "UIDPLUS", "MOVE", "NAMESPACE", "ID", "ENABLE", "LITERAL+",
               "SASL-IR", "UNSELECT", "CHILDREN", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE",
               "ESEARCH", "SEARCHRES", "CONTEXT=SEARCH", "SORT", "THREAD=REFERENCES", "THREAD=ORDEREDSUBJECT", "CONDSTORE",
-              "QRESYNC", "BINARY", "QUOTA", "COMPRESS=DEFLATE", "UTF8=ACCEPT"]:
+              "QRESYNC", "BINARY", "QUOTA", "COMPRESS=DEFLATE", "UTF8=ACCEPT", "NOTIFY"]:
         assert c in caps, c
     assert any(c.startswith("APPENDLIMIT=") for c in caps)
     assert r.cmd("e", "LOGOUT")[0] == "* BYE Logging out"
@@ -668,6 +668,124 @@ def test_context_search_bad_syntax_and_limits(srv, user):
     assert r.cmd("u", 'CANCELUPDATE "k1" "nope"')[-1].startswith("u NO")
     assert r.cmd("v", 'CANCELUPDATE "k1"')[-1].startswith("v OK")
     assert r.cmd("k10", "SEARCH RETURN (UPDATE) SEEN")[-1] == "k10 OK Search completed."
+    r.close()
+
+
+# ---- NOTIFY (RFC 5465) ------------------------------------------------------------
+
+
+def test_notify_selected_and_other_mailboxes(srv, user):
+    other = imaps(srv, user)
+    other.create("Lists/a")
+    r = Raw(srv)
+    r.login(user)
+    r.cmd("s", "SELECT INBOX")
+    lines = r.cmd("n", "NOTIFY SET (SELECTED (MessageNew (UID BODY.PEEK[HEADER.FIELDS (Subject)]) MessageExpunge)) "
+                  "(PERSONAL (MessageNew MessageExpunge MailboxName SubscriptionChange))")
+    assert lines == ["n OK NOTIFY completed."]
+    # New mail in the selected mailbox: told at once, unasked, with the
+    # attributes MessageNew asked for.
+    deliver(srv, user, "pushed")
+    assert r.line() == "* 1 EXISTS"
+    assert r.line() == "* 1 RECENT"
+    assert r.line() == "* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {19}"
+    assert r.line() == "Subject: pushed"
+    assert r.line() == ""
+    assert r.line() == ")"
+    # Other mailboxes: STATUS for their messages, LIST for their names.
+    other.append("Lists/a", None, None, msg_bytes("x"))
+    line = r.line()
+    assert re.fullmatch(r"\* STATUS Lists/a \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)", line), line
+    other.create("New")
+    assert r.line() == '* LIST () "/" New'
+    other.subscribe("New")
+    assert r.line() == '* LIST (\\Subscribed) "/" New'
+    other.rename("New", "Newer")
+    assert r.line() == '* LIST (\\Subscribed) "/" Newer ("OLDNAME" (New))'
+    other.delete("Newer")
+    assert r.line() == '* LIST (\\NonExistent) "/" Newer'
+    # No FlagChange asked for the selected mailbox: no FETCH FLAGS, even
+    # at the next command; expunges come at once.
+    other.select("INBOX")
+    other.store("1", "+FLAGS", "\\Flagged")
+    other.store("1", "+FLAGS", "\\Deleted")
+    other.expunge()
+    assert r.line() == "* 1 EXPUNGE"
+    assert r.cmd("a", "NOOP") == ["a OK NOOP completed."]
+    # STATUS asks for the current state at once (HIGHESTMODSEQ with FlagChange).
+    lines = r.cmd("b", 'NOTIFY SET STATUS (MAILBOXES ("Lists/a" INBOX) (MessageNew MessageExpunge FlagChange))')
+    assert len(lines) == 2 and re.fullmatch(
+        r"\* STATUS Lists/a \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1 HIGHESTMODSEQ \d+\)", lines[0]), lines
+    other.select("Lists/a")
+    other.store("1", "+FLAGS", "\\Seen")
+    assert re.fullmatch(r"\* STATUS Lists/a \(.* UNSEEN 0 HIGHESTMODSEQ \d+\)", r.line())
+    # NOTIFY NONE: nothing about other mailboxes any more.
+    assert r.cmd("c", "NOTIFY NONE") == ["c OK NOTIFY completed."]
+    other.append("Lists/a", None, None, msg_bytes("y"))
+    other.create("Quiet")
+    assert r.cmd("d", "NOOP") == ["d OK NOOP completed."]
+    other.logout()
+    r.close()
+
+
+def test_notify_selected_delayed(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    append_raw(r, 2)
+    r.cmd("s", "SELECT INBOX")
+    assert r.cmd("n", "NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge FlagChange))")[-1].startswith("n OK")
+    other = imaps(srv, user)
+    other.select("INBOX")
+    other.store("1", "+FLAGS", "\\Flagged")
+    assert r.line() == "* 1 FETCH (FLAGS (\\Flagged \\Recent))"
+    other.store("2", "+FLAGS", "\\Deleted")
+    assert r.line() == "* 2 FETCH (FLAGS (\\Deleted \\Recent))"
+    other.expunge()
+    # The EXPUNGE waits for a command that allows it.
+    lines = r.cmd("f", "FETCH 1 (UID)")
+    assert lines == ["* 1 FETCH (UID 1)", "f OK Fetch completed."], lines
+    assert r.cmd("g", "NOOP") == ["* 2 EXPUNGE", "g OK NOOP completed."]
+    other.logout()
+    r.close()
+
+
+def test_notify_bad_syntax_events_and_limits(srv, user):
+    r = Raw(srv)
+    assert r.cmd("a", "NOTIFY NONE")[-1] == "a BAD Not authenticated yet"
+    r.login(user)
+    # A NOTIFY in force; a bad one (BAD, no change) leaves it so.
+    assert r.cmd("n", "NOTIFY SET (PERSONAL (MailboxName))")[-1].startswith("n OK")
+    for tag, text in [("b", "NOTIFY"), ("c", "NOTIFY SET (SELECTED (MessageNew))"),
+                      ("d", "NOTIFY SET (FOO (MessageNew))")]:
+        assert r.cmd(tag, text)[-1].startswith(tag + " BAD"), text
+    other = imaps(srv, user)
+    other.create("Seen-by-notify")
+    assert r.line() == '* LIST () "/" Seen-by-notify'
+    r.close()
+    r = Raw(srv)
+    r.login(user)
+    for tag, text in [("a", "NOTIFY SET (SELECTED (FlagChange))"),
+                      ("b", "NOTIFY SET (PERSONAL (MessageNew (UID) MessageExpunge))"),
+                      ("c", "NOTIFY SET (SELECTED (MailboxName))"),
+                      ("d", "NOTIFY SET (SELECTED (MessageNew (BODY[]) MessageExpunge))")]:
+        assert r.cmd(tag, text)[-1].startswith(tag + " BAD"), text
+    r.close()
+    r = Raw(srv)
+    r.login(user)
+    badevent = "NO [BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange)]"
+    for tag, text in [("a", "NOTIFY SET (SELECTED (MessageNew MessageExpunge AnnotationChange))"),
+                      ("b", "NOTIFY SET (PERSONAL (MailboxMetadataChange))"),
+                      ("c", "NOTIFY SET (INBOXES (ServerMetadataChange))"),
+                      ("d", "NOTIFY SET (SUBSCRIBED (XSomethingNew))")]:
+        assert r.cmd(tag, text)[-1].startswith(f"{tag} {badevent}"), text
+    names = " ".join(f"m{i}" for i in range(101))
+    assert r.cmd("e", f"NOTIFY SET (MAILBOXES ({names}) (MessageNew MessageExpunge))")[-1].startswith("e NO [LIMIT]")
+    groups = " ".join(f"(MAILBOXES m{i} (MessageNew MessageExpunge))" for i in range(21))
+    assert r.cmd("f", f"NOTIFY SET {groups}")[-1].startswith("f NO [LIMIT]")
+    groups = " ".join(f"(MAILBOXES m{i} (MessageNew MessageExpunge))" for i in range(20))
+    assert r.cmd("g", f"NOTIFY SET {groups}")[-1].startswith("g OK")
+    assert "NOTIFY" in r.cmd("h", "CAPABILITY")[0].split()
+    other.logout()
     r.close()
 
 
