@@ -13,16 +13,22 @@
  * The selected mailbox goes through imap_sync as always; with a SELECTED
  * filter its changes are sent at once (SELECTED-DELAYED: EXPUNGE waits for
  * a command that allows it), with MessageNew's FETCH attributes for new
- * messages, and without FETCH FLAGS when FlagChange was not asked for.
- * Without a SELECTED filter (or with NONE) the selected mailbox keeps the
- * base protocol's behaviour: updates before each tagged reply and in IDLE.
+ * messages (not for those this connection added), FETCH FLAGS with UID
+ * for FlagChange and none without it. Without a SELECTED filter (or with
+ * NONE) the client asked for no events of the selected mailbox (RFC 5465
+ * 3.1): it keeps its view, except that its own APPEND/COPY into it, MOVE,
+ * EXPUNGE and NOTIFY (an implicit NOOP) report what accumulated. The
+ * client's own changes to other mailboxes are not echoed back (5: SHOULD).
  *
  * Notifications go out at once when no command runs (or during IDLE), and
  * otherwise before the tagged reply of the running command, never inside
  * another response. AnnotationChange, MailboxMetadataChange and
  * ServerMetadataChange are answered NO [BADEVENT] (no ANNOTATE, no
- * METADATA); unknown events too. Limits: NOTIFY_MAX_GROUPS event groups
- * and NOTIFY_MAX_NAMES mailbox names per NOTIFY SET (NO [LIMIT]). */
+ * METADATA); unknown events too. XXX: MessageNew, MessageExpunge and
+ * FlagChange may come alone for filters other than SELECTED (RFC 5465 5
+ * says BAD; Dovecot and its imaptest accept them, as STATUS counters).
+ * Limits: NOTIFY_MAX_GROUPS event groups and NOTIFY_MAX_NAMES mailbox names
+ * per NOTIFY SET (NO [LIMIT]). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -99,6 +105,8 @@ struct imap_notify {
 	int64_t dirty[NOTIFY_MAX_DIRTY];
 	size_t ndirty;
 	bool list_dirty;
+	bool own_cmd; /* the running command changes mail or mailboxes */
+	bool own_new; /* ... and added the new messages of the selected one */
 };
 
 /* ---- state -------------------------------------------------------------- */
@@ -260,7 +268,29 @@ static void status_changes(struct imap_session *s, struct buf *out, const struct
 		write_status(s, out, now, (g->events & NE_FLAGS) || s->condstore);
 }
 
-/* A whole new look at the mailbox list: names, subscriptions, counters. */
+/* Whether the rename o -> c is inside a rename of one of its parents
+ * (RFC 5465 5.4: children move with their parent, without events). */
+static bool parent_renamed(const struct notify_box *old, size_t nold, const struct notify_box *now, size_t nnow,
+			   const struct notify_box *o, const struct notify_box *c)
+{
+	for (size_t k = 0; k < nold; k++) {
+		const struct notify_box *po = &old[k];
+		size_t lo = strlen(po->name);
+		if (po == o || strncmp(o->name, po->name, lo) != 0 || o->name[lo] != STORE_MAILBOX_SEP)
+			continue;
+		struct notify_box key = {.id = po->id};
+		const struct notify_box *pc = bsearch(&key, now, nnow, sizeof(*now), box_cmp);
+		if (pc == NULL || strcmp(pc->name, po->name) == 0)
+			continue;
+		size_t ln = strlen(pc->name);
+		if (strncmp(c->name, pc->name, ln) == 0 && c->name[ln] == STORE_MAILBOX_SEP)
+			return true;
+	}
+	return false;
+}
+
+/* A whole new look at the mailbox list: names, subscriptions, counters.
+ * out NULL: take in the changes without telling (the client made them). */
 static void rescan(struct imap_session *s, struct buf *out)
 {
 	struct imap_notify *n = s->notify;
@@ -272,7 +302,7 @@ static void rescan(struct imap_session *s, struct buf *out)
 		return;
 	}
 	size_t i = 0, j = 0;
-	while (i < n->nboxes || j < count) {
+	while (out != NULL && (i < n->nboxes || j < count)) {
 		const struct notify_box *o = i < n->nboxes ? &n->boxes[i] : NULL;
 		const struct notify_box *c = j < count ? &now[j] : NULL;
 		if (c == NULL || (o != NULL && o->id < c->id)) {
@@ -287,9 +317,11 @@ static void rescan(struct imap_session *s, struct buf *out)
 			j++;
 			continue;
 		}
-		if (strcmp(o->name, c->name) != 0 && (match(n, c, NE_NAME) != NULL || match(n, o, NE_NAME) != NULL))
-			write_list(s, out, c->subscribed ? "\\Subscribed" : "", c->name, o->name);
-		else if (o->subscribed != c->subscribed && match(n, c->subscribed ? c : o, NE_SUBSCRIPTION) != NULL)
+		if (strcmp(o->name, c->name) != 0) {
+			if ((match(n, c, NE_NAME) != NULL || match(n, o, NE_NAME) != NULL) &&
+			    !parent_renamed(n->boxes, n->nboxes, now, count, o, c))
+				write_list(s, out, c->subscribed ? "\\Subscribed" : "", c->name, o->name);
+		} else if (o->subscribed != c->subscribed && match(n, c->subscribed ? c : o, NE_SUBSCRIPTION) != NULL)
 			write_list(s, out, c->subscribed ? "\\Subscribed" : "", c->name, NULL);
 		status_changes(s, out, o, c);
 		i++;
@@ -306,7 +338,8 @@ static struct notify_box *find_box(struct imap_notify *n, int64_t id)
 	return bsearch(&key, n->boxes, n->nboxes, sizeof(*n->boxes), box_cmp);
 }
 
-void imap_notify_flush(struct imap_session *s)
+/* Sends what the pending notices changed. */
+static void notify_flush(struct imap_session *s)
 {
 	struct imap_notify *n = s->notify;
 	if (n == NULL || conn_closing(s->c) || (!n->list_dirty && n->ndirty == 0))
@@ -364,19 +397,75 @@ void imap_notify_watch(struct imap_session *s, int64_t mailbox_id)
 		}
 	}
 	if (s->wait == IMAP_WAIT_NONE || s->wait == IMAP_WAIT_IDLE)
-		imap_notify_flush(s);
+		notify_flush(s);
 }
 
-bool imap_notify_wants_flags(struct imap_session *s)
+/* Commands that change mail or mailboxes themselves. */
+static const char *const own_commands[] = {"APPEND", "COPY",	  "MOVE",      "EXPUNGE",	  "CLOSE", "CREATE",
+					   "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY"};
+
+/* Whether the mailbox argument a names the selected mailbox. */
+static bool names_selected(struct imap_session *s, const struct imap_arg *a)
+{
+	const char *error;
+	if (s->sel == NULL || a == NULL)
+		return false;
+	char *name = imap_name_in(s, a, &error);
+	bool same = name != NULL && strcmp(name, s->sel->name) == 0;
+	free(name);
+	return same;
+}
+
+unsigned imap_notify_command_begin(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	struct imap_notify *n = s->notify;
+	n->own_cmd = false;
+	for (size_t i = 0; i < sizeof(own_commands) / sizeof(own_commands[0]) && !n->own_cmd; i++)
+		n->own_cmd = strcmp(cmd->name, own_commands[i]) == 0;
+	if (!n->own_cmd)
+		return 0;
+	/* Changes to the selected mailbox: answered even when quiet. */
+	bool append = strcmp(cmd->name, "APPEND") == 0, copy = strcmp(cmd->name, "COPY") == 0;
+	bool into_sel = (append && cmd->argc >= 1 && names_selected(s, &cmd->args[0])) ||
+			(copy && cmd->argc >= 2 && names_selected(s, &cmd->args[1]));
+	/* RFC 5465 5.2: no FETCH for messages this connection added. */
+	n->own_new = into_sel;
+	if (into_sel || strcmp(cmd->name, "MOVE") == 0 || strcmp(cmd->name, "EXPUNGE") == 0 ||
+	    strcmp(cmd->name, "NOTIFY") == 0)
+		return IMAP_SYNC_OWN;
+	return 0;
+}
+
+void imap_notify_command_end(struct imap_session *s)
+{
+	struct imap_notify *n = s->notify;
+	n->own_new = false;
+	notify_flush(s);
+	/* Its notices come later (the store defers them to the loop) and
+	 * then find nothing new. XXX: a change by another session that is
+	 * committed in the same loop turn is taken in silently too. */
+	if (n->own_cmd && n->ngroups > 0 && !conn_closing(s->c))
+		rescan(s, NULL);
+	n->own_cmd = false;
+}
+
+bool imap_notify_selected_quiet(struct imap_session *s)
 {
 	const struct imap_notify *n = s->notify;
-	return n == NULL || !n->selected || n->selected_events == 0 || (n->selected_events & NE_FLAGS);
+	return n != NULL && n->selected_events == 0;
+}
+
+bool imap_notify_wants_flags(struct imap_session *s, bool *uid_r)
+{
+	const struct imap_notify *n = s->notify;
+	*uid_r = n != NULL && n->selected_events != 0;
+	return n == NULL || n->selected_events == 0 || (n->selected_events & NE_FLAGS);
 }
 
 void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t count)
 {
 	const struct imap_notify *n = s->notify;
-	if (n == NULL || !n->selected || n->fetch == NULL || count == 0)
+	if (n == NULL || !n->selected || n->fetch == NULL || n->own_new || count == 0)
 		return;
 	imap_fetch_atts_write(s, n->fetch, uids, count);
 }
@@ -600,6 +689,10 @@ void cmd_notify(struct imap_session *s, struct imap_cmd *cmd)
 		imap_done(s, cmd, "NO", "[SERVERBUG] Internal error.");
 		return;
 	}
+	/* RFC 5465 3.1: an implicit NOOP first (under the old set, but the
+	 * client made this happen). */
+	if (s->sel != NULL && s->state == IMAP_STATE_SELECTED)
+		imap_sync(s, IMAP_SYNC_EXPUNGE | IMAP_SYNC_FORCE | IMAP_SYNC_OWN);
 	/* The new set replaces the old one. */
 	imap_notify_free(&s->notify);
 	s->notify = n;

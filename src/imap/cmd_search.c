@@ -59,6 +59,7 @@ static void save_result(struct imap_session *s, const uint32_t *uids, size_t n)
 struct search_return {
 	unsigned ret;		 /* RET_* */
 	uint32_t partial1, partial2; /* PARTIAL range, partial1 <= partial2; 0 = none */
+	struct imap_fetch_atts *fetch; /* UPDATE (fetch-att ...), RFC 5465 7 */
 };
 
 /* PARTIAL's range "n:m" (RFC 5267 4.4): two non-zero numbers, either order. */
@@ -114,9 +115,15 @@ static int parse_search_return(const struct imap_arg *args, size_t argc, struct 
 			*error_r = "Invalid PARTIAL range";
 			return -1;
 		}
+		if (names[j].bit == RET_UPDATE && k + 1 < l->count && l->list[k + 1].type == IMAP_ARG_LIST) {
+			r->fetch = imap_fetch_atts_parse(&l->list[++k], error_r);
+			if (r->fetch == NULL)
+				return -1;
+		}
 		r->ret |= names[j].bit;
 	}
 	if ((r->ret & RET_PARTIAL) && (r->ret & RET_ALL)) {
+		imap_fetch_atts_free(&r->fetch);
 		*error_r = "PARTIAL conflicts with ALL";
 		return -1;
 	}
@@ -150,6 +157,7 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	struct search_return rs;
 	size_t i;
 	if (parse_search_return(cmd->args, cmd->argc, &rs, &i, &error) < 0) {
+		imap_fetch_atts_free(&rs.fetch);
 		imap_bad(s, cmd, "%s", error);
 		return;
 	}
@@ -158,16 +166,19 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	if (esearch && ret == 0)
 		ret = RET_ALL;
 	if ((ret & RET_UPDATE) && imap_update_find(s->sel, cmd->tag) != NULL) {
+		imap_fetch_atts_free(&rs.fetch);
 		imap_bad(s, cmd, "Duplicate search update tag");
 		return;
 	}
 	if (i >= cmd->argc) {
+		imap_fetch_atts_free(&rs.fetch);
 		imap_bad(s, cmd, "Missing search keys");
 		return;
 	}
 	bool badcharset;
 	struct imap_search *q = imap_search_parse(s, cmd->args + i, cmd->argc - i, NULL, &error, &badcharset);
 	if (q == NULL) {
+		imap_fetch_atts_free(&rs.fetch);
 		if (ret & RET_SAVE)
 			save_result(s, NULL, 0);
 		if (badcharset)
@@ -179,6 +190,7 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	struct imap_search_result res;
 	if (imap_search_run(s, q, &res, &error) < 0) {
 		imap_search_free(&q);
+		imap_fetch_atts_free(&rs.fetch);
 		if (ret & RET_SAVE)
 			save_result(s, NULL, 0);
 		log_session(s->c->id, "imap search failed: %s", error);
@@ -251,18 +263,19 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	imap_write_buf(s, &b);
 	buf_free(&b);
 	if (ret & RET_UPDATE) {
-		/* RFC 5267 4.2: a context we will not keep is refused with an
-		 * untagged NO [NOUPDATE]; the search itself succeeded. */
-		if (ret & RET_PARTIAL) {
-			imap_printf(s, "* NO [NOUPDATE \"%s\"] Updates of PARTIAL results are not supported.\r\n",
-				    cmd->tag);
-		} else if (imap_update_add(s, cmd->tag, cmd->uid, q, res.uids, res.count) < 0) {
+		/* RFC 5267 4.3: updates cover the whole result, whatever the
+		 * other options (PARTIAL included). A context we will not keep
+		 * is refused with an untagged NO [NOUPDATE] (4.3.1); the search
+		 * itself succeeded. */
+		if (imap_update_add(s, cmd->tag, cmd->uid, q, rs.fetch, res.uids, res.count) < 0) {
 			q = NULL; /* freed by imap_update_add */
 			imap_printf(s, "* NO [NOUPDATE \"%s\"] Too many search updates (at most %d).\r\n",
 				    cmd->tag, IMAP_UPDATE_MAX);
 		} else
 			q = NULL; /* kept by the context */
+		rs.fetch = NULL;
 	}
+	imap_fetch_atts_free(&rs.fetch);
 	imap_search_result_clear(&res);
 	imap_search_free(&q);
 	imap_done(s, cmd, "OK", "Search completed.");
@@ -278,7 +291,7 @@ void cmd_cancelupdate(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	for (size_t k = 0; k < cmd->argc; k++) {
 		const struct imap_arg *a = &cmd->args[k];
-		if (a->type != IMAP_ARG_QUOTED && a->type != IMAP_ARG_ATOM) {
+		if (a->type != IMAP_ARG_QUOTED) {
 			imap_bad(s, cmd, "CANCELUPDATE takes quoted tags");
 			return;
 		}

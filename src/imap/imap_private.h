@@ -63,6 +63,9 @@ struct imap_update {
 	char *tag;	       /* of the SEARCH that made it */
 	bool uid;	       /* UID SEARCH: updates name UIDs */
 	struct imap_search *q; /* pinned (imap_search_pin) */
+	/* RFC 5465 7 (NOTIFY): UPDATE (fetch-att ...): FETCH for new
+	 * messages that join the result, or NULL. */
+	struct imap_fetch_atts *fetch;
 	uint32_t *uids;	       /* the result as the client knows it, ascending */
 	size_t count;
 };
@@ -199,6 +202,8 @@ int imap_login_as(struct imap_session *s, const char *user, const char **error_r
 
 #define IMAP_SYNC_EXPUNGE (1u << 0) /* EXPUNGE/VANISHED responses allowed */
 #define IMAP_SYNC_FORCE (1u << 1)   /* look even without a change notification */
+#define IMAP_SYNC_OWN (1u << 2)	    /* the command changed the mailbox itself: report even when
+				     * NOTIFY asked for no selected-mailbox events */
 
 /* Sends what changed in the selected mailbox since the client last heard:
  * EXPUNGE (or VANISHED), EXISTS, RECENT, FLAGS, FETCH FLAGS. */
@@ -244,10 +249,11 @@ int imap_set_to_uids(struct imap_session *s, const struct imap_arg *a, bool uid,
 /* The update context of tag, or NULL. */
 struct imap_update *imap_update_find(struct imap_selected *sel, const char *tag);
 /* Keeps the search q (taken, pinned here) and its result uids[0..n)
- * (copied) up to date for the client. Returns 0, or -1 when the session
- * has IMAP_UPDATE_MAX already (q is then freed). */
+ * (copied) up to date for the client; fetch (taken, may be NULL): UPDATE's
+ * FETCH attributes. Returns 0, or -1 when the session has IMAP_UPDATE_MAX
+ * already (q and fetch are then freed). */
 int imap_update_add(struct imap_session *s, const char *tag, bool uid, struct imap_search *q,
-		    const uint32_t *uids, size_t n);
+		    struct imap_fetch_atts *fetch, const uint32_t *uids, size_t n);
 /* Ends the update context of tag (which must exist). */
 void imap_update_cancel(struct imap_selected *sel, const char *tag);
 void imap_update_free_all(struct imap_selected *sel);
@@ -256,9 +262,10 @@ void imap_update_free_all(struct imap_selected *sel);
  * in a result first (their sequence numbers are still valid). */
 void imap_update_expunged(struct imap_session *s, const uint32_t *v, size_t n);
 /* From imap_sync, after EXISTS and FETCH FLAGS: messages that changed or
- * arrived (ascending UIDs, BASIC fields) are searched again; sends ADDTO
- * and REMOVEFROM for the results that changed. */
-void imap_update_changed(struct imap_session *s, const struct store_msg *m, size_t n);
+ * arrived (ascending UIDs, BASIC fields; those from new_uid on are new)
+ * are searched again; sends ADDTO and REMOVEFROM for the results that
+ * changed, each ADDTO after the FETCH its context asked for new messages. */
+void imap_update_changed(struct imap_session *s, const struct store_msg *m, size_t n, uint32_t new_uid);
 
 /* ---- imap_fetch.c ------------------------------------------------------- */
 
@@ -279,13 +286,24 @@ void imap_fetch_atts_write(struct imap_session *s, struct imap_fetch_atts *fa, c
 
 /* A change notification for the user's mailbox (0: the mailbox list).
  * Sends what NOTIFY asked for at once when no command runs (or IDLE),
- * else at the end of the command (imap_notify_flush from imap_done). */
+ * else at the end of the command (imap_notify_command_end). */
 void imap_notify_watch(struct imap_session *s, int64_t mailbox_id);
-void imap_notify_flush(struct imap_session *s);
-/* For imap_sync: whether FETCH FLAGS of other sessions' changes to the
- * selected mailbox are wanted (not when NOTIFY's selected filter lacks
- * FlagChange), and the MessageNew FETCH for new messages. */
-bool imap_notify_wants_flags(struct imap_session *s);
+/* Around the final sync of a command (imap_done): _begin notes whether
+ * the command changes mail or mailboxes itself, and returns IMAP_SYNC_OWN
+ * when it changed the selected mailbox (APPEND or COPY into it, MOVE,
+ * EXPUNGE, NOTIFY's implicit NOOP), else 0; messages it added get no
+ * MessageNew FETCH. _end sends pending notifications, then takes in the
+ * command's own changes silently (RFC 5465 5: the client is not told
+ * about what it did itself). */
+unsigned imap_notify_command_begin(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_notify_command_end(struct imap_session *s);
+/* For imap_sync. _quiet: NOTIFY is set without SELECTED events, so no
+ * message events of the selected mailbox are sent (RFC 5465 3.1) unless
+ * the session's own command needs them. _wants_flags: FETCH FLAGS for
+ * other sessions' flag changes are wanted (*uid_r: with UID, as NOTIFY's
+ * FlagChange requires). _new_messages: MessageNew's FETCH. */
+bool imap_notify_selected_quiet(struct imap_session *s);
+bool imap_notify_wants_flags(struct imap_session *s, bool *uid_r);
 void imap_notify_new_messages(struct imap_session *s, const uint32_t *uids, size_t n);
 void imap_notify_free(struct imap_notify **n);
 

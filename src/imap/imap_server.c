@@ -140,10 +140,11 @@ static void tagged_line(struct imap_session *s, const char *tag, const char *sta
 
 void imap_done(struct imap_session *s, struct imap_cmd *cmd, const char *status, const char *fmt, ...)
 {
+	unsigned own = s->notify != NULL ? imap_notify_command_begin(s, cmd) : 0;
 	if (s->sel != NULL && s->state == IMAP_STATE_SELECTED)
-		imap_sync(s, (cmd->flags & IMAP_CMD_NO_EXPUNGE) && !cmd->uid ? 0 : IMAP_SYNC_EXPUNGE);
+		imap_sync(s, ((cmd->flags & IMAP_CMD_NO_EXPUNGE) && !cmd->uid ? 0 : IMAP_SYNC_EXPUNGE) | own);
 	if (s->notify != NULL)
-		imap_notify_flush(s);
+		imap_notify_command_end(s);
 	va_list ap;
 	va_start(ap, fmt);
 	tagged_line(s, cmd->tag, status, fmt, ap);

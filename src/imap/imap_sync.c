@@ -450,6 +450,11 @@ void imap_sync(struct imap_session *s, unsigned flags)
 	if (sel == NULL)
 		return;
 	bool expunge_ok = (flags & IMAP_SYNC_EXPUNGE) != 0;
+	if (!(flags & IMAP_SYNC_OWN) && imap_notify_selected_quiet(s)) {
+		/* NOTIFY without SELECTED: the client keeps its snapshot. */
+		sel->own_count = 0;
+		return;
+	}
 	if (!(flags & IMAP_SYNC_FORCE) && !sel->dirty && !(expunge_ok && sel->pending_count > 0)) {
 		sel->own_count = 0;
 		return;
@@ -541,15 +546,14 @@ void imap_sync(struct imap_session *s, unsigned flags)
 		imap_printf(s, "* %zu EXISTS\r\n", sel->count);
 		if (!s->rev2)
 			imap_printf(s, "* %u RECENT\r\n", imap_recent_count(sel));
-		/* NOTIFY's MessageNew attributes. */
-		imap_notify_new_messages(s, sel->uids + sel->count - added, added);
 	}
 
 	/* 4. Flag changes by others (unless NOTIFY's selected filter has no
 	 * FlagChange). */
 	struct buf b;
 	buf_init(&b, BUF_MAX_DEFAULT);
-	bool flags_wanted = imap_notify_wants_flags(s);
+	bool flag_uid = false;
+	bool flags_wanted = imap_notify_wants_flags(s, &flag_uid);
 	for (size_t i = 0; i < ch.changed_count && flags_wanted; i++) {
 		const struct store_msg *m = &ch.changed[i];
 		if (m->uid >= old_next || is_own(sel, m->uid, m->modseq))
@@ -558,7 +562,7 @@ void imap_sync(struct imap_session *s, unsigned flags)
 		if (seq == 0)
 			continue;
 		buf_printf(&b, "* %u FETCH (", seq);
-		if (s->qresync)
+		if (s->qresync || flag_uid)
 			buf_printf(&b, "UID %u ", m->uid);
 		buf_puts(&b, "FLAGS ");
 		imap_write_flags(s, &b, m->uid, m->flags, m->keywords);
@@ -573,7 +577,11 @@ void imap_sync(struct imap_session *s, unsigned flags)
 	imap_write_buf(s, &b);
 	buf_free(&b);
 	/* 5. CONTEXT=SEARCH: results that changed with them. */
-	imap_update_changed(s, ch.changed, ch.changed_count);
+	imap_update_changed(s, ch.changed, ch.changed_count, old_next);
+	/* 6. NOTIFY's MessageNew attributes, after EXISTS and any ADDTO
+	 * (RFC 5465 5.2). */
+	if (added > 0)
+		imap_notify_new_messages(s, sel->uids + sel->count - added, added);
 	if (ch.highestmodseq > sel->modseq)
 		sel->modseq = ch.highestmodseq;
 	sel->own_count = 0;

@@ -10,7 +10,9 @@
  * VANISHED), so it is held back exactly when EXPUNGE is (during FETCH,
  * STORE and SEARCH by sequence number) and its sequence numbers are the
  * ones the client still knows. ADDTO for new messages follows their
- * EXISTS. Plain SEARCH has no order, so the position is always 0.
+ * EXISTS. Plain SEARCH has no order, so the position is always 0. With
+ * NOTIFY, UPDATE may name FETCH attributes (RFC 5465 7): new messages
+ * that join a result are fetched just before their ADDTO.
  *
  * The program is pinned when it is kept: sequence numbers and "$" become
  * the UIDs they named at the time of the SEARCH. A session keeps at most
@@ -35,11 +37,12 @@ struct imap_update *imap_update_find(struct imap_selected *sel, const char *tag)
 }
 
 int imap_update_add(struct imap_session *s, const char *tag, bool uid, struct imap_search *q,
-		    const uint32_t *uids, size_t n)
+		    struct imap_fetch_atts *fetch, const uint32_t *uids, size_t n)
 {
 	struct imap_selected *sel = s->sel;
 	if (sel->update_count >= IMAP_UPDATE_MAX) {
 		imap_search_free(&q);
+		imap_fetch_atts_free(&fetch);
 		return -1;
 	}
 	imap_search_pin(s, q);
@@ -49,6 +52,7 @@ int imap_update_add(struct imap_session *s, const char *tag, bool uid, struct im
 	u->tag = xstrdup(tag);
 	u->uid = uid;
 	u->q = q;
+	u->fetch = fetch;
 	u->uids = xcalloc(n + 1, sizeof(*u->uids));
 	if (n > 0)
 		memcpy(u->uids, uids, n * sizeof(*uids));
@@ -60,6 +64,7 @@ static void update_clear(struct imap_update *u)
 {
 	free(u->tag);
 	imap_search_free(&u->q);
+	imap_fetch_atts_free(&u->fetch);
 	free(u->uids);
 	memset(u, 0, sizeof(*u));
 }
@@ -169,7 +174,7 @@ void imap_update_expunged(struct imap_session *s, const uint32_t *v, size_t n)
 	buf_free(&b);
 }
 
-void imap_update_changed(struct imap_session *s, const struct store_msg *m, size_t n)
+void imap_update_changed(struct imap_session *s, const struct store_msg *m, size_t n, uint32_t new_uid)
 {
 	struct imap_selected *sel = s->sel;
 	if (sel == NULL || sel->update_count == 0 || n == 0)
@@ -198,6 +203,15 @@ void imap_update_changed(struct imap_session *s, const struct store_msg *m, size
 				del[ndel++] = m[j].uid;
 		}
 		write_update(s, &b, u, "REMOVEFROM", del, ndel);
+		if (u->fetch != NULL && nadd > 0 && add[nadd - 1] >= new_uid) {
+			/* RFC 5465 7: new messages' FETCH, then the ADDTO. */
+			size_t k = 0;
+			while (add[k] < new_uid)
+				k++;
+			imap_write_buf(s, &b);
+			buf_reset(&b);
+			imap_fetch_atts_write(s, u->fetch, add + k, nadd - k);
+		}
 		write_update(s, &b, u, "ADDTO", add, nadd);
 		result_edit(u, del, ndel, add, nadd);
 		if (b.len > 256 * 1024) {

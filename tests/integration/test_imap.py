@@ -624,11 +624,11 @@ def test_context_search_partial(srv, user):
     # SAVE with PARTIAL keeps what was returned.
     r.cmd("d", "SEARCH RETURN (PARTIAL 1:2 SAVE) ALL")
     assert untagged(r.cmd("e", "FETCH $ (UID)"), "*") == ["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]
-    # PARTIAL results are not kept up to date: said so, the search answers.
-    lines = r.cmd("f", "SEARCH RETURN (PARTIAL 1:2 UPDATE) ALL")
-    assert lines == ['* ESEARCH (TAG "f") PARTIAL (1:2 1:2)',
-                     '* NO [NOUPDATE "f"] Updates of PARTIAL results are not supported.',
-                     "f OK Search completed."]
+    # UPDATE with PARTIAL: the updates cover the whole result (RFC 5267 4.4).
+    lines = r.cmd("f", "SEARCH RETURN (PARTIAL 1:2 UPDATE) UNSEEN")
+    assert lines == ['* ESEARCH (TAG "f") PARTIAL (1:2 1:2)', "f OK Search completed."]
+    lines = r.cmd("g", "STORE 4 +FLAGS.SILENT (\\Seen)")
+    assert lines == ['* ESEARCH (TAG "f") REMOVEFROM (0 4)', "g OK Store completed."], lines
     r.close()
 
 
@@ -648,7 +648,8 @@ def test_context_search_bad_syntax_and_limits(srv, user):
     assert r.cmd("e", "SEARCH RETURN (PARTIAL -1:-2) ALL")[-1].startswith("e BAD")
     assert r.cmd("f", "CANCELUPDATE")[-1].startswith("f BAD")
     assert r.cmd("g", "CANCELUPDATE (x)")[-1].startswith("g BAD")
-    for tag in "abcdeg":
+    assert r.cmd("h", "CANCELUPDATE g")[-1].startswith("h BAD")
+    for tag in "abcdegh":
         assert r.cmd("n", f'CANCELUPDATE "{tag}"')[-1].startswith("n NO")
     r.close()
     r = Raw(srv)
@@ -736,15 +737,57 @@ def test_notify_selected_delayed(srv, user):
     assert r.cmd("n", "NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge FlagChange))")[-1].startswith("n OK")
     other = imaps(srv, user)
     other.select("INBOX")
+    # FlagChange: FETCH with UID and FLAGS (RFC 5465 5.1), at once.
     other.store("1", "+FLAGS", "\\Flagged")
-    assert r.line() == "* 1 FETCH (FLAGS (\\Flagged \\Recent))"
+    assert r.line() == "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))"
     other.store("2", "+FLAGS", "\\Deleted")
-    assert r.line() == "* 2 FETCH (FLAGS (\\Deleted \\Recent))"
+    assert r.line() == "* 2 FETCH (UID 2 FLAGS (\\Deleted \\Recent))"
     other.expunge()
     # The EXPUNGE waits for a command that allows it.
     lines = r.cmd("f", "FETCH 1 (UID)")
     assert lines == ["* 1 FETCH (UID 1)", "f OK Fetch completed."], lines
     assert r.cmd("g", "NOOP") == ["* 2 EXPUNGE", "g OK NOOP completed."]
+    other.logout()
+    r.close()
+
+
+def test_notify_quiet_selected_own_changes_and_update_fetch(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    append_raw(r, 1)
+    r.cmd("s", "SELECT INBOX")
+    other = imaps(srv, user)
+    other.create("Top/Child")
+    # Without a SELECTED filter the selected mailbox is quiet (RFC 5465
+    # 3.1): no EXISTS at NOOP, nor in IDLE...
+    assert r.cmd("n", "NOTIFY SET (PERSONAL (MessageNew MessageExpunge MailboxName))")[-1].startswith("n OK")
+    other.append("INBOX", None, None, msg_bytes("quiet"))
+    assert r.cmd("a", "NOOP") == ["a OK NOOP completed."]
+    # ...but the client's own changes are answered, and it is not told
+    # about them as events (no LIST for its own CREATE).
+    assert r.cmd("b", "CREATE Mine") == ["b OK Create completed."]
+    other.rename("Top", "Moved")
+    # One LIST for a renamed parent, none for its child.
+    assert r.line() == '* LIST () "/" Moved ("OLDNAME" (Top))'
+    other.create("Theirs")
+    assert r.line() == '* LIST () "/" Theirs'
+    # NOTIFY SET returns what accumulated (an implicit NOOP).
+    lines = r.cmd("c", "NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge FlagChange))")
+    assert lines == ["* 2 EXISTS", "* 2 RECENT", "c OK NOTIFY completed."], lines
+    # Own APPEND to the selected mailbox: EXISTS, but no MessageNew FETCH.
+    msg = msg_bytes("own")
+    r.send(b"d APPEND INBOX {%d+}\r\n" % len(msg) + msg + b"\r\n")
+    lines = r.until("d")
+    assert lines[0] == "* 3 EXISTS" and not untagged(lines, "* 3 FETCH"), lines
+    # UPDATE with FETCH attributes (RFC 5465 7): EXISTS, FETCH, then ADDTO.
+    assert r.cmd("e", "SEARCH RETURN (UPDATE (UID FLAGS)) SUBJECT pushed")[0] == '* ESEARCH (TAG "e")'
+    deliver(srv, user, "pushed")
+    assert r.line() == "* 4 EXISTS"
+    assert r.line() == "* 4 RECENT"
+    assert r.line() == "* 4 FETCH (UID 4 FLAGS (\\Recent))"
+    assert r.line() == '* ESEARCH (TAG "e") ADDTO (0 4)'
+    assert r.line() == "* 4 FETCH (UID 4)"
+    assert r.cmd("f", "SEARCH RETURN (UPDATE (BODY[])) ALL")[-1].startswith("f BAD")
     other.logout()
     r.close()
 
