@@ -270,8 +270,8 @@ static void status_changes(struct imap_session *s, struct buf *out, const struct
 
 /* Whether the rename o -> c is inside a rename of one of its parents
  * (RFC 5465 5.4: children move with their parent, without events). */
-static bool parent_renamed(const struct notify_box *old, size_t nold, const struct notify_box *now, size_t nnow,
-			   const struct notify_box *o, const struct notify_box *c)
+static bool parent_renamed(const struct notify_box *old, size_t nold, const struct notify_box *now,
+			   size_t nnow, const struct notify_box *o, const struct notify_box *c)
 {
 	for (size_t k = 0; k < nold; k++) {
 		const struct notify_box *po = &old[k];
@@ -321,7 +321,8 @@ static void rescan(struct imap_session *s, struct buf *out)
 			if ((match(n, c, NE_NAME) != NULL || match(n, o, NE_NAME) != NULL) &&
 			    !parent_renamed(n->boxes, n->nboxes, now, count, o, c))
 				write_list(s, out, c->subscribed ? "\\Subscribed" : "", c->name, o->name);
-		} else if (o->subscribed != c->subscribed && match(n, c->subscribed ? c : o, NE_SUBSCRIPTION) != NULL)
+		} else if (o->subscribed != c->subscribed &&
+			   match(n, c->subscribed ? c : o, NE_SUBSCRIPTION) != NULL)
 			write_list(s, out, c->subscribed ? "\\Subscribed" : "", c->name, NULL);
 		status_changes(s, out, o, c);
 		i++;
@@ -353,7 +354,8 @@ static void notify_flush(struct imap_session *s)
 			struct notify_box *old = find_box(n, n->dirty[i]);
 			struct store_mailbox mb = {0};
 			const char *error;
-			if (old == NULL || store_mailbox_get_by_id(s->srv->store, n->dirty[i], &mb, &error) != 1) {
+			if (old == NULL ||
+			    store_mailbox_get_by_id(s->srv->store, n->dirty[i], &mb, &error) != 1) {
 				/* Gone or unknown: the list notice will tell. */
 				store_mailbox_clear(&mb);
 				continue;
@@ -401,7 +403,7 @@ void imap_notify_watch(struct imap_session *s, int64_t mailbox_id)
 }
 
 /* Commands that change mail or mailboxes themselves. */
-static const char *const own_commands[] = {"APPEND", "COPY",	  "MOVE",      "EXPUNGE",	  "CLOSE", "CREATE",
+static const char *const own_commands[] = {"APPEND", "COPY",   "MOVE",	    "EXPUNGE",	   "CLOSE", "CREATE",
 					   "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "NOTIFY"};
 
 /* Whether the mailbox argument a names the selected mailbox. */
@@ -620,7 +622,8 @@ void cmd_notify(struct imap_session *s, struct imap_cmd *cmd)
 				error = "Invalid NOTIFY event group";
 			} else if (n->selected) {
 				error = "Only one SELECTED or SELECTED-DELAYED filter";
-			} else if (parse_events(&a->list[1], true, &n->selected_events, &n->fetch, &error) == 0) {
+			} else if (parse_events(&a->list[1], true, &n->selected_events, &n->fetch, &error) ==
+				   0) {
 				n->selected = true;
 				n->delayed = delayed;
 				all_events |= n->selected_events;

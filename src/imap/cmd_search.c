@@ -57,8 +57,8 @@ static void save_result(struct imap_session *s, const uint32_t *uids, size_t n)
 
 /* RETURN options of SEARCH (RFC 4731, RFC 5182, RFC 5267). */
 struct search_return {
-	unsigned ret;		 /* RET_* */
-	uint32_t partial1, partial2; /* PARTIAL range, partial1 <= partial2; 0 = none */
+	unsigned ret;		       /* RET_* */
+	uint32_t partial1, partial2;   /* PARTIAL range, partial1 <= partial2; 0 = none */
 	struct imap_fetch_atts *fetch; /* UPDATE (fetch-att ...), RFC 5465 7 */
 };
 
@@ -92,9 +92,8 @@ static int parse_search_return(const struct imap_arg *args, size_t argc, struct 
 		const char *name;
 		unsigned bit;
 	} names[] = {
-	    {"MIN", RET_MIN},	  {"MAX", RET_MAX},	      {"ALL", RET_ALL},
-	    {"COUNT", RET_COUNT}, {"SAVE", RET_SAVE},	      {"UPDATE", RET_UPDATE},
-	    {"CONTEXT", 0},	  {"PARTIAL", RET_PARTIAL},
+	    {"MIN", RET_MIN},	{"MAX", RET_MAX},	{"ALL", RET_ALL}, {"COUNT", RET_COUNT},
+	    {"SAVE", RET_SAVE}, {"UPDATE", RET_UPDATE}, {"CONTEXT", 0},	  {"PARTIAL", RET_PARTIAL},
 	};
 	const struct imap_arg *l = &args[1];
 	for (size_t k = 0; k < l->count; k++) {
@@ -234,7 +233,8 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 				if ((ret & RET_MAX) && res.modseqs[res.count - 1] > ms)
 					ms = res.modseqs[res.count - 1];
 				if (ret & RET_PARTIAL)
-					for (size_t k = rs.partial1 - 1; k < res.count && k < rs.partial2; k++)
+					for (size_t k = rs.partial1 - 1; k < res.count && k < rs.partial2;
+					     k++)
 						if (res.modseqs[k] > ms)
 							ms = res.modseqs[k];
 			}
@@ -246,12 +246,14 @@ void cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 	if (ret & RET_SAVE) {
 		/* With MIN, MAX or PARTIAL (and not ALL or COUNT), only what
 		 * they return is saved. */
-		if ((ret & (RET_MIN | RET_MAX | RET_PARTIAL)) && !(ret & (RET_ALL | RET_COUNT)) && res.count > 0) {
+		if ((ret & (RET_MIN | RET_MAX | RET_PARTIAL)) && !(ret & (RET_ALL | RET_COUNT)) &&
+		    res.count > 0) {
 			uint32_t *v = xcalloc(res.count, sizeof(*v));
 			size_t n = 0;
 			for (size_t k = 0; k < res.count; k++) {
-				bool take = ((ret & RET_MIN) && k == 0) || ((ret & RET_MAX) && k == res.count - 1) ||
-					    ((ret & RET_PARTIAL) && k + 1 >= rs.partial1 && k + 1 <= rs.partial2);
+				bool take =
+				    ((ret & RET_MIN) && k == 0) || ((ret & RET_MAX) && k == res.count - 1) ||
+				    ((ret & RET_PARTIAL) && k + 1 >= rs.partial1 && k + 1 <= rs.partial2);
 				if (take)
 					v[n++] = res.uids[k];
 			}

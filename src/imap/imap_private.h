@@ -66,7 +66,7 @@ struct imap_update {
 	/* RFC 5465 7 (NOTIFY): UPDATE (fetch-att ...): FETCH for new
 	 * messages that join the result, or NULL. */
 	struct imap_fetch_atts *fetch;
-	uint32_t *uids;	       /* the result as the client knows it, ascending */
+	uint32_t *uids; /* the result as the client knows it, ascending */
 	size_t count;
 };
 
@@ -202,8 +202,9 @@ int imap_login_as(struct imap_session *s, const char *user, const char **error_r
 
 #define IMAP_SYNC_EXPUNGE (1u << 0) /* EXPUNGE/VANISHED responses allowed */
 #define IMAP_SYNC_FORCE (1u << 1)   /* look even without a change notification */
-#define IMAP_SYNC_OWN (1u << 2)	    /* the command changed the mailbox itself: report even when
-				     * NOTIFY asked for no selected-mailbox events */
+/* The command changed the mailbox itself: report even when NOTIFY asked
+ * for no events of the selected mailbox. */
+#define IMAP_SYNC_OWN (1u << 2)
 
 /* Sends what changed in the selected mailbox since the client last heard:
  * EXPUNGE (or VANISHED), EXISTS, RECENT, FLAGS, FETCH FLAGS. */
@@ -280,7 +281,8 @@ int imap_section_bytes(const char *data, size_t len, const char *section, struct
  * messages of the selected mailbox (UIDs ascending, all in the map). */
 struct imap_fetch_atts *imap_fetch_atts_parse(const struct imap_arg *a, const char **error_r);
 void imap_fetch_atts_free(struct imap_fetch_atts **fa);
-void imap_fetch_atts_write(struct imap_session *s, struct imap_fetch_atts *fa, const uint32_t *uids, size_t n);
+void imap_fetch_atts_write(struct imap_session *s, struct imap_fetch_atts *fa, const uint32_t *uids,
+			   size_t n);
 
 /* ---- cmd_notify.c ------------------------------------------------------ */
 

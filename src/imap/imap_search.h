@@ -52,8 +52,8 @@ void imap_search_pin(struct imap_session *s, struct imap_search *q);
  * matches the program; m needs the fields of STORE_FIELD_BASIC only (the
  * rest is loaded when the program needs it). Returns 1 match, 0 no match,
  * -1 (*error_r) when the message could not be read. */
-int imap_search_match(struct imap_session *s, struct imap_search *q, const struct store_msg *m,
-		      uint32_t seq, const char **error_r);
+int imap_search_match(struct imap_session *s, struct imap_search *q, const struct store_msg *m, uint32_t seq,
+		      const char **error_r);
 void imap_search_result_clear(struct imap_search_result *res);
 
 #endif

@@ -112,8 +112,8 @@ static int u32_cmp(const void *a, const void *b)
 
 /* Appends "* ESEARCH (TAG "t") [UID] <what> (0 set)" for the UIDs
  * v[0..n) (ascending), as sequence numbers unless the context is UID. */
-static void write_update(struct imap_session *s, struct buf *b, const struct imap_update *u,
-			 const char *what, const uint32_t *v, size_t n)
+static void write_update(struct imap_session *s, struct buf *b, const struct imap_update *u, const char *what,
+			 const uint32_t *v, size_t n)
 {
 	if (n == 0)
 		return;
