@@ -279,6 +279,8 @@ void imap_unselect(struct imap_session *s)
 static void watch_cb(void *ctx, int64_t user_id, int64_t mailbox_id)
 {
 	struct imap_session *s = ctx;
+	if (s->freed)
+		return; /* the connection is gone; APPEND's commit still runs */
 	if (s->sel != NULL && mailbox_id == s->sel->id) {
 		s->sel->dirty = true;
 		if (s->wait == IMAP_WAIT_IDLE)
