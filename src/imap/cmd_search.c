@@ -62,21 +62,12 @@ struct search_return {
 	struct imap_fetch_atts *fetch; /* UPDATE (fetch-att ...), RFC 5465 7 */
 };
 
-/* PARTIAL's range "n:m" (RFC 5267 4.4): two non-zero numbers, either order. */
+/* PARTIAL's range (RFC 5267 4.4). */
 static int parse_partial(const struct imap_arg *a, struct search_return *r)
 {
 	if (a == NULL || a->type != IMAP_ARG_ATOM)
 		return -1;
-	const char *colon = memchr(a->str, ':', a->len);
-	if (colon == NULL)
-		return -1;
-	uint32_t x, y;
-	if (strn_to_u32(a->str, (size_t)(colon - a->str), &x) < 0 ||
-	    strn_to_u32(colon + 1, a->len - (size_t)(colon + 1 - a->str), &y) < 0 || x == 0 || y == 0)
-		return -1;
-	r->partial1 = x < y ? x : y;
-	r->partial2 = x < y ? y : x;
-	return 0;
+	return imap_partial_parse(a->str, a->len, &r->partial1, &r->partial2);
 }
 
 /* Parses "RETURN (...)" when args start with it: sets *used_r to the

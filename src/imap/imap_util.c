@@ -8,6 +8,7 @@
 
 #include "util/charset.h"
 #include "util/mem.h"
+#include "util/strnum.h"
 
 /* ---- Sequence sets ---------------------------------------------------- */
 
@@ -133,6 +134,18 @@ void imap_seqset_free(struct imap_seqset *set)
 	free(set->r);
 	set->r = NULL;
 	set->count = 0;
+}
+
+int imap_partial_parse(const char *s, size_t len, uint32_t *lo_r, uint32_t *hi_r)
+{
+	const char *colon = memchr(s, ':', len);
+	uint32_t x, y;
+	if (colon == NULL || strn_to_u32(s, (size_t)(colon - s), &x) < 0 ||
+	    strn_to_u32(colon + 1, len - (size_t)(colon + 1 - s), &y) < 0 || x == 0 || y == 0)
+		return -1;
+	*lo_r = x < y ? x : y;
+	*hi_r = x < y ? y : x;
+	return 0;
 }
 
 int imap_seqset_write(struct buf *out, const uint32_t *v, size_t n)

@@ -43,6 +43,11 @@ void imap_seqset_free(struct imap_seqset *set);
  * for an empty array. Returns 0 or -1 (out full). */
 int imap_seqset_write(struct buf *out, const uint32_t *v, size_t n);
 
+/* CONTEXT=SEARCH's partial-range (RFC 5267 4.4): "n:m", two non-zero
+ * numbers in either order, no "*". Sets *lo_r <= *hi_r. Returns 0, or -1
+ * (bad syntax). */
+int imap_partial_parse(const char *s, size_t len, uint32_t *lo_r, uint32_t *hi_r);
+
 /* ---- Modified UTF-7 (mailbox names) ------------------------------------ */
 
 /* Appends the modified UTF-7 form of a UTF-8 name. Returns 0, or -1 when

@@ -168,12 +168,55 @@ TEST(strings)
 	CHECK_STR(buf_cstr(&out), "NIL");
 }
 
+TEST(partial)
+{
+	static const struct {
+		const char *in;
+		int ret;
+		uint32_t lo, hi;
+	} cases[] = {
+	    {"1:1", 0, 1, 1},
+	    {"2:4", 0, 2, 4},
+	    {"4:2", 0, 2, 4},
+	    {"1:4294967295", 0, 1, 4294967295u},
+	    {"4294967295:1", 0, 1, 4294967295u},
+	    {"1", -1, 0, 0},
+	    {"1:", -1, 0, 0},
+	    {":1", -1, 0, 0},
+	    {"0:3", -1, 0, 0},
+	    {"3:0", -1, 0, 0},
+	    {"1:*", -1, 0, 0},
+	    {"*:1", -1, 0, 0},
+	    {"-1:-5", -1, 0, 0},
+	    {"1:2:3", -1, 0, 0},
+	    {"1:4294967296", -1, 0, 0},
+	    {"+1:2", -1, 0, 0},
+	    {"", -1, 0, 0},
+	};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++) {
+		uint32_t lo = 0, hi = 0;
+		int r = imap_partial_parse(cases[i].in, strlen(cases[i].in), &lo, &hi);
+		CHECK_INT(r, cases[i].ret);
+		if (r == 0 && cases[i].ret == 0) {
+			CHECK_INT(lo, cases[i].lo);
+			CHECK_INT(hi, cases[i].hi);
+		}
+	}
+	/* Every split of a valid range is a view of its own: no reading past len. */
+	const char *s = "12:34";
+	for (size_t n = 0; n <= strlen(s); n++) {
+		uint32_t lo, hi;
+		CHECK_INT(imap_partial_parse(s, n, &lo, &hi), n == 4 || n == 5 ? 0 : -1);
+	}
+}
+
 int main(void)
 {
 	buf_init(&out, 1 << 20);
 	RUN(seqset);
 	RUN(utf7);
 	RUN(strings);
+	RUN(partial);
 	buf_free(&out);
 	return test_done();
 }
