@@ -16,21 +16,6 @@
 #include "util/mem.h"
 #include "util/strnum.h"
 
-static bool sorted_in(const uint32_t *v, size_t n, uint32_t x)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else if (v[mid] > x)
-			hi = mid;
-		else
-			return true;
-	}
-	return false;
-}
-
 void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 {
 	const char *error;
@@ -138,7 +123,8 @@ void cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 		    store_msg_iter_new(s->srv->store, s->sel->id, uids[0], uids[n - 1], STORE_FIELD_BASIC);
 		struct store_msg m;
 		while (store_msg_iter_next(it, &m) == 1) {
-			if (!sorted_in(uids, n, m.uid) || (nfailed > 0 && sorted_in(failed, nfailed, m.uid)))
+			if (!imap_u32_contains(uids, n, m.uid) ||
+			    (nfailed > 0 && imap_u32_contains(failed, nfailed, m.uid)))
 				continue;
 			uint32_t seq = imap_seq_of(s->sel, m.uid);
 			if (seq == 0)

@@ -690,21 +690,6 @@ static void fetch_plan(struct fetch_ctx *f)
 
 static void fetch_continue(struct imap_session *s);
 
-static bool in_list(const uint32_t *v, size_t n, uint32_t x)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else if (v[mid] > x)
-			hi = mid;
-		else
-			return true;
-	}
-	return false;
-}
-
 static void fetch_finish(struct imap_session *s, struct fetch_ctx *f, bool unknown_cte)
 {
 	struct imap_cmd *cmd = &s->cur;
@@ -743,7 +728,7 @@ static void fetch_continue(struct imap_session *s)
 			k++;
 			if (f->changedsince && m.modseq <= f->changedsince)
 				continue;
-			bool seen_now = f->seen_count > 0 && in_list(f->seen, f->seen_count, m.uid);
+			bool seen_now = f->seen_count > 0 && imap_u32_contains(f->seen, f->seen_count, m.uid);
 			if (seen_now)
 				imap_own_change(s->sel, m.uid, m.modseq);
 			fetch_one(s, f, &m, seen_now, &out, &unknown_cte);
@@ -847,7 +832,7 @@ void cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		struct store_msg m;
 		size_t cap = 0;
 		while (store_msg_iter_next(it, &m) == 1) {
-			if ((m.flags & STORE_FLAG_SEEN) || !in_list(f->uids, f->count, m.uid))
+			if ((m.flags & STORE_FLAG_SEEN) || !imap_u32_contains(f->uids, f->count, m.uid))
 				continue;
 			if (f->seen_count == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -917,7 +902,7 @@ void imap_fetch_atts_write(struct imap_session *s, struct imap_fetch_atts *fa, c
 	    store_msg_iter_new(s->srv->store, s->sel->id, uids[0], uids[n - 1], f->store_fields);
 	struct store_msg m;
 	while (store_msg_iter_next(it, &m) == 1) {
-		if (!in_list(uids, n, m.uid) || imap_seq_of(s->sel, m.uid) == 0)
+		if (!imap_u32_contains(uids, n, m.uid) || imap_seq_of(s->sel, m.uid) == 0)
 			continue;
 		fetch_one(s, f, &m, false, &out, &unknown_cte);
 		if (out.len > 64 * 1024) {

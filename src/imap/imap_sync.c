@@ -390,12 +390,6 @@ int imap_sync_open(struct imap_session *s, struct imap_selected *sel, const stru
 
 /* ---- syncing ------------------------------------------------------------ */
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Reports and removes the expunged UIDs in v (sorted, all in the map). */
 static void send_expunges(struct imap_session *s, uint32_t *v, size_t n)
 {
@@ -436,7 +430,7 @@ static void pending_add(struct imap_selected *sel, const uint32_t *v, size_t n)
 	sel->pending = xreallocarray(sel->pending, sel->pending_count + n, sizeof(*sel->pending));
 	memcpy(sel->pending + sel->pending_count, v, n * sizeof(*v));
 	sel->pending_count += n;
-	qsort(sel->pending, sel->pending_count, sizeof(*sel->pending), u32_cmp);
+	imap_u32_sort(sel->pending, sel->pending_count);
 	size_t j = 0;
 	for (size_t i = 0; i < sel->pending_count; i++)
 		if (j == 0 || sel->pending[j - 1] != sel->pending[i])
@@ -491,7 +485,7 @@ void imap_sync(struct imap_session *s, unsigned flags)
 			free(sel->pending);
 			sel->pending = NULL;
 			sel->pending_count = 0;
-			qsort(gone, ngone, sizeof(*gone), u32_cmp);
+			imap_u32_sort(gone, ngone);
 			size_t j = 0;
 			for (size_t i = 0; i < ngone; i++)
 				if (j == 0 || gone[j - 1] != gone[i])

@@ -89,27 +89,6 @@ void imap_update_free_all(struct imap_selected *sel)
 	sel->update_count = 0;
 }
 
-static bool in_sorted(const uint32_t *v, size_t n, uint32_t x)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (v[mid] < x)
-			lo = mid + 1;
-		else if (v[mid] > x)
-			hi = mid;
-		else
-			return true;
-	}
-	return false;
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Appends "* ESEARCH (TAG "t") [UID] <what> (0 set)" for the UIDs
  * v[0..n) (ascending), as sequence numbers unless the context is UID. */
 static void write_update(struct imap_session *s, struct buf *b, const struct imap_update *u, const char *what,
@@ -141,7 +120,7 @@ static void result_edit(struct imap_update *u, const uint32_t *del, size_t ndel,
 {
 	size_t j = 0;
 	for (size_t i = 0; i < u->count; i++)
-		if (!in_sorted(del, ndel, u->uids[i]))
+		if (!imap_u32_contains(del, ndel, u->uids[i]))
 			u->uids[j++] = u->uids[i];
 	u->count = j;
 	if (nadd == 0)
@@ -149,7 +128,7 @@ static void result_edit(struct imap_update *u, const uint32_t *del, size_t ndel,
 	u->uids = xreallocarray(u->uids, u->count + nadd + 1, sizeof(*u->uids));
 	memcpy(u->uids + u->count, add, nadd * sizeof(*add));
 	u->count += nadd;
-	qsort(u->uids, u->count, sizeof(*u->uids), u32_cmp);
+	imap_u32_sort(u->uids, u->count);
 }
 
 void imap_update_expunged(struct imap_session *s, const uint32_t *v, size_t n)
@@ -164,7 +143,7 @@ void imap_update_expunged(struct imap_session *s, const uint32_t *v, size_t n)
 		struct imap_update *u = &sel->updates[i];
 		size_t k = 0;
 		for (size_t j = 0; j < n; j++)
-			if (in_sorted(u->uids, u->count, v[j]))
+			if (imap_u32_contains(u->uids, u->count, v[j]))
 				gone[k++] = v[j];
 		write_update(s, &b, u, "REMOVEFROM", gone, k);
 		result_edit(u, gone, k, NULL, 0);
@@ -196,7 +175,7 @@ void imap_update_changed(struct imap_session *s, const struct store_msg *m, size
 				log_session(s->c->id, "imap search update: uid %u: %s", m[j].uid, error);
 				continue;
 			}
-			bool was = in_sorted(u->uids, u->count, m[j].uid);
+			bool was = imap_u32_contains(u->uids, u->count, m[j].uid);
 			if (r == 1 && !was)
 				add[nadd++] = m[j].uid;
 			else if (r == 0 && was)

@@ -129,6 +129,33 @@ bool imap_seqset_contains(const struct imap_seqset *set, uint32_t n)
 	return false;
 }
 
+bool imap_u32_contains(const uint32_t *v, size_t n, uint32_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else if (v[mid] > x)
+			hi = mid;
+		else
+			return true;
+	}
+	return false;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+void imap_u32_sort(uint32_t *v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), u32_cmp);
+}
+
 void imap_seqset_free(struct imap_seqset *set)
 {
 	free(set->r);

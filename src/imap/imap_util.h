@@ -48,6 +48,13 @@ int imap_seqset_write(struct buf *out, const uint32_t *v, size_t n);
  * (bad syntax). */
 int imap_partial_parse(const char *s, size_t len, uint32_t *lo_r, uint32_t *hi_r);
 
+/* ---- Sorted UID and sequence-number arrays ------------------------------ */
+
+/* true when x is in v[0..n), sorted ascending. Binary search. */
+bool imap_u32_contains(const uint32_t *v, size_t n, uint32_t x);
+/* Sorts v[0..n) ascending. */
+void imap_u32_sort(uint32_t *v, size_t n);
+
 /* ---- Modified UTF-7 (mailbox names) ------------------------------------ */
 
 /* Appends the modified UTF-7 form of a UTF-8 name. Returns 0, or -1 when

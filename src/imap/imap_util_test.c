@@ -210,6 +210,31 @@ TEST(partial)
 	}
 }
 
+TEST(u32_arrays)
+{
+	uint32_t v[] = {9, 1, 4294967295u, 5, 1, 3};
+	imap_u32_sort(v, N_ELEMENTS(v));
+	static const uint32_t sorted[] = {1, 1, 3, 5, 9, 4294967295u};
+	CHECK(memcmp(v, sorted, sizeof(sorted)) == 0);
+	static const struct {
+		uint32_t x;
+		bool in;
+	} cases[] = {{0, false}, {1, true},   {2, false},	    {3, true},		{5, true},
+		     {9, true},	 {10, false}, {4294967294u, false}, {4294967295u, true}};
+	for (size_t i = 0; i < N_ELEMENTS(cases); i++)
+		CHECK(imap_u32_contains(v, N_ELEMENTS(v), cases[i].x) == cases[i].in);
+	/* Every prefix v[0..n): a value is found exactly when it is in it. */
+	for (size_t n = 0; n <= N_ELEMENTS(v); n++)
+		for (size_t i = 0; i < N_ELEMENTS(v); i++) {
+			bool want = false;
+			for (size_t j = 0; j < n; j++)
+				want = want || v[j] == v[i];
+			CHECK(imap_u32_contains(v, n, v[i]) == want);
+		}
+	CHECK(!imap_u32_contains(NULL, 0, 1));
+	imap_u32_sort(NULL, 0);
+}
+
 int main(void)
 {
 	buf_init(&out, 1 << 20);
@@ -217,6 +242,7 @@ int main(void)
 	RUN(utf7);
 	RUN(strings);
 	RUN(partial);
+	RUN(u32_arrays);
 	buf_free(&out);
 	return test_done();
 }
