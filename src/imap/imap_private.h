@@ -51,6 +51,7 @@ enum imap_wait {
 	IMAP_WAIT_STORE,  /* APPEND's group commit */
 	IMAP_WAIT_IDLE,	  /* IDLE: the client's DONE */
 	IMAP_WAIT_OUTPUT, /* a streaming command: the output buffer to drain */
+	IMAP_WAIT_READER, /* between commands: the client to read what waits */
 };
 
 /* CONTEXT=SEARCH (RFC 5267): a SEARCH RETURN (UPDATE) kept up to date

@@ -8,7 +8,9 @@
  * below, which says in which states it is allowed and whether it has a UID
  * form. While a command waits (password check, APPEND's commit, IDLE, a
  * long FETCH) the session reads nothing more: pipelined commands stay in
- * the input buffer and keep their order. Lines that are not commands (SASL
+ * the input buffer and keep their order; so do they while a client that
+ * does not read has more than IMAP_OUTPUT_HIGH of answers waiting. Lines
+ * that are not commands (SASL
  * responses, IDLE's DONE) are read with the bounded line reader. */
 #include "imap/imap_server.h"
 
@@ -27,6 +29,12 @@
 #include "util/lineio.h"
 #include "util/log.h"
 #include "util/mem.h"
+
+/* Answers waiting to be sent beyond which no further command is read
+ * (IMAP_WAIT_READER): a client that pipelines commands without reading
+ * their answers must not grow the server. One streaming command keeps its
+ * own output bounded (imap_fetch). */
+#define IMAP_OUTPUT_HIGH (256 * 1024)
 
 /* Before authentication everything is much tighter. */
 /* ID may carry 30 pairs of 1024-octet values (RFC 2971 3.3). */
@@ -520,6 +528,10 @@ static void imap_read(struct conn *c, void *session)
 		}
 		if (s->wait != IMAP_WAIT_NONE)
 			return;
+		if (conn_output_pending(c) > IMAP_OUTPUT_HIGH) {
+			imap_wait(s, IMAP_WAIT_READER);
+			return;
+		}
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			return;
@@ -589,6 +601,10 @@ static void imap_drained(struct conn *c, void *session)
 	struct imap_session *s = session;
 	if (s->wait == IMAP_WAIT_OUTPUT && s->drained != NULL)
 		s->drained(s);
+	else if (s->wait == IMAP_WAIT_READER) {
+		s->wait = IMAP_WAIT_NONE;
+		conn_resume(c); /* reads on from what is buffered */
+	}
 }
 
 static void imap_timeout(struct conn *c, void *session)
