@@ -39,7 +39,8 @@ for u in testuser testuser2; do
 done
 "$POSTHORN" serve -c "$WORK/ph/posthorn.conf" >"$WORK/posthorn.log" 2>&1 &
 PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT INT TERM
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null' EXIT
+trap 'exit 1' INT TERM HUP PIPE
 sleep 1
 
 # Scripted tests: imaptest prints one line per failing test and a summary
