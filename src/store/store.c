@@ -1158,6 +1158,7 @@ static int delivery_check(struct store *st, struct store_delivery *d)
 		d->rcpts[i].result = -1;
 		d->rcpts[i].error = NULL;
 		d->rcpts[i].over_quota = false;
+		d->rcpts[i].no_mailbox = false;
 		d->rcpts[i].uid = d->rcpts[i].uidvalidity = 0;
 		d->rcpts[i].msg_id = 0;
 	}
@@ -1227,6 +1228,46 @@ int store_deliver(struct store *st, struct store_delivery *d, const char **error
 	if (delivery_check(st, d) < 0)
 		return fail(error_r, d->error);
 	return st->ops->deliver(st, d, error_r);
+}
+
+/* Checks every delivery of a group; -1 when one is bad (its d->error set)
+ * or the group is empty. */
+static int group_check(struct store *st, struct store_delivery *const *ds, size_t count)
+{
+	int r = count > 0 ? 0 : -1;
+	for (size_t i = 0; i < count; i++) {
+		if (delivery_check(st, ds[i]) == 0 && ds[i]->remote_count > 0)
+			ds[i]->error = "a delivery group cannot queue remote mail";
+		if (ds[i]->error)
+			r = -1;
+	}
+	return r;
+}
+
+void store_deliver_group_async(struct store *st, struct store_delivery *const *ds, size_t count,
+			       store_group_cb *cb, void *ctx)
+{
+	group_check(st, ds, count);
+	if (st->base == NULL || count == 0) {
+		/* A caller bug: there is no loop (or nothing) to report through later. */
+		for (size_t i = 0; i < count; i++)
+			ds[i]->error = "store_deliver_group_async needs store_attach_loop";
+		cb(ctx, -1);
+		return;
+	}
+	st->ops->deliver_group_async(st, ds, count, cb, ctx);
+}
+
+int store_deliver_group(struct store *st, struct store_delivery *const *ds, size_t count,
+			const char **error_r)
+{
+	if (group_check(st, ds, count) < 0) {
+		for (size_t i = 0; i < count; i++)
+			if (ds[i]->error)
+				return fail(error_r, ds[i]->error);
+		return fail(error_r, "an empty delivery group");
+	}
+	return st->ops->deliver_group(st, ds, count, error_r);
 }
 
 int store_quota_exceeded(struct store *st, int64_t user_id, uint64_t add, const char **error_r)

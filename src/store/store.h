@@ -391,6 +391,7 @@ struct store_delivery_rcpt {
 	int result;	   /* 0 stored, -1 failed (see error) */
 	const char *error; /* static text when result is -1 */
 	bool over_quota;   /* failed because of the user's quota */
+	bool no_mailbox;   /* failed because the mailbox (or user) does not exist */
 	uint32_t uidvalidity;
 	uint32_t uid;
 	int64_t msg_id; /* store_msg.id of the new message */
@@ -431,6 +432,37 @@ typedef void store_delivery_cb(void *ctx, struct store_delivery *d, int result);
 void store_deliver_async(struct store *st, struct store_delivery *d, store_delivery_cb *cb, void *ctx);
 /* Synchronous and fsynced: for the CLI and tests. */
 int store_deliver(struct store *st, struct store_delivery *d, const char **error_r);
+
+/* All or nothing (IMAP MULTIAPPEND, RFC 3502): the count deliveries of ds
+ * are stored in one transaction, each recipient of each delivery with its
+ * own UID, or none of them is. Local recipients only (remote_count must be
+ * 0). The deliveries are stored in the order given, so the messages of a
+ * group that go to one mailbox get consecutive UIDs, and each quota check
+ * counts the messages of the group stored before it (a group over quota in
+ * sum fails as a whole; quota_grace applies to each message as usual).
+ *
+ * On success every recipient of every delivery has result 0, uid, msg_id,
+ * and each gets its change notification, as with store_deliver_async().
+ * On failure nothing of the group was written and no UID was consumed:
+ * UIDNEXT is as before. Every delivery and recipient has result -1; the
+ * ones that caused the failure keep their own error (and over_quota or
+ * no_mailbox), the others read STORE_GROUP_ABORTED. A delivery that is
+ * invalid in itself (no data, no recipients, a bad keyword, remote
+ * recipients) fails the group before anything is tried.
+ *
+ * cb runs once, on the event loop, when the whole group is durable
+ * (result 0) or has failed (result -1); d->error of the failed deliveries
+ * is valid during the call only. ds, the deliveries and everything they
+ * point to must stay valid and untouched until then. count 0 fails.
+ * Requires store_attach_loop(); store_close() runs pending callbacks. */
+#define STORE_GROUP_ABORTED "not stored: another message of the group failed"
+typedef void store_group_cb(void *ctx, int result);
+void store_deliver_group_async(struct store *st, struct store_delivery *const *ds, size_t count,
+			       store_group_cb *cb, void *ctx);
+/* Synchronous and fsynced (the CLI, tests): 0 all stored, -1 none, with
+ * the first failure's message in *error_r. */
+int store_deliver_group(struct store *st, struct store_delivery *const *ds, size_t count,
+			const char **error_r);
 
 /* Quota: 1 when adding `add` bytes would exceed the user's quota, 0 when it
  * fits (or there is none), -1 on error. */

@@ -132,6 +132,12 @@ struct store_ops {
 	 * delivery), only reports that failure, from the loop. */
 	void (*deliver_async)(struct store *st, struct store_delivery *d, store_delivery_cb *cb, void *ctx);
 	int (*deliver)(struct store *st, struct store_delivery *d, const char **error_r);
+	/* store.c has checked every delivery (d->error set on the bad ones;
+	 * then the group only reports its failure, from the loop), count > 0. */
+	void (*deliver_group_async)(struct store *st, struct store_delivery *const *ds, size_t count,
+				    store_group_cb *cb, void *ctx);
+	int (*deliver_group)(struct store *st, struct store_delivery *const *ds, size_t count,
+			     const char **error_r);
 	int (*quota_exceeded)(struct store *st, int64_t user_id, uint64_t add, const char **error_r);
 	int (*search)(struct store *st, int64_t mailbox_id, enum store_search_field field, const char *query,
 		      uint32_t **uids_r, size_t *count_r, const char **error_r);

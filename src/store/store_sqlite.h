@@ -209,6 +209,9 @@ int sq_attach_loop(struct store *st, struct event_base *base, const char **error
 void sq_writer_stop(struct sq_store *s);
 void sq_deliver_async(struct store *st, struct store_delivery *d, store_delivery_cb *cb, void *ctx);
 int sq_deliver(struct store *st, struct store_delivery *d, const char **error_r);
+void sq_deliver_group_async(struct store *st, struct store_delivery *const *ds, size_t count,
+			    store_group_cb *cb, void *ctx);
+int sq_deliver_group(struct store *st, struct store_delivery *const *ds, size_t count, const char **error_r);
 
 int sq_queue_list(struct store *st, struct store_queue_entry **entries_r, size_t *count_r,
 		  const char **error_r);

@@ -22,7 +22,17 @@
  *
  * Failures: a local recipient may fail on its own (no such mailbox, over
  * quota: checked before anything is written); any storage error fails the
- * whole job (its savepoint is rolled back). */
+ * whole job (its savepoint is rolled back).
+ *
+ * Groups (store_deliver_group_async, all or nothing): the jobs of a group
+ * are queued together, one after the other, and the first one carries the
+ * group's size and callback. The batch stores them inside one more
+ * savepoint around their own; the first job not stored in full rolls the
+ * whole group back (UIDNEXT and used_bytes included), and the group's
+ * callback runs once, after the notices of all its jobs. Since each job
+ * sees what the ones before it wrote in the transaction, the quota check
+ * counts the group's earlier messages, and UIDs within a mailbox follow
+ * each other. */
 #include "store/store_sqlite.h"
 
 #include <errno.h>
@@ -63,6 +73,11 @@ struct sq_job {
 	int64_t *users, *boxes; /* where each rcpt went, for notices */
 	int result;
 	bool prepared;
+	/* The first job of a group: the number of jobs in it (this one
+	 * included, the others follow in the list) and its callback. 0 for
+	 * every other job. */
+	size_t group;
+	store_group_cb *group_cb;
 	char error[640]; /* > "storage error: " + sizeof(sdb.err) */
 };
 
@@ -155,6 +170,23 @@ static struct sq_job *job_new(struct store_delivery *d, store_delivery_cb *cb, v
 	return job;
 }
 
+/* The jobs of a group, linked in order; *last_r gets the last one. */
+static struct sq_job *group_new(struct store_delivery *const *ds, size_t count, store_group_cb *cb, void *ctx,
+				struct sq_job **last_r)
+{
+	struct sq_job *first = NULL, **tail = &first, *last = NULL;
+	for (size_t i = 0; i < count; i++) {
+		last = job_new(ds[i], NULL, NULL);
+		*tail = last;
+		tail = &last->next;
+	}
+	first->group = count;
+	first->group_cb = cb;
+	first->ctx = ctx;
+	*last_r = last;
+	return first;
+}
+
 static void job_free(struct sq_job *job)
 {
 	for (size_t i = 0; i < job->rcpt_count; i++)
@@ -239,6 +271,7 @@ static int rcpt_check(struct sdb *db, struct store_delivery_rcpt *rc, uint64_t s
 		return -1;
 	if (r == 0 || (rc->user_id > 0 && sqlite3_column_int64(q, 1) != rc->user_id)) {
 		rc->error = rc->mailbox_id > 0 ? "no such mailbox" : "no such user";
+		rc->no_mailbox = true;
 		if (r == 1)
 			sqlite3_reset(q);
 		return 0;
@@ -414,6 +447,70 @@ static void job_undo(struct sq_job *job, const char *why)
 	}
 }
 
+/* A job of a group that failed as a whole: nothing of it is stored. The
+ * job or recipients that caused it keep their errors. */
+static void group_abort(struct sq_job *job, const char *why)
+{
+	struct store_delivery *d = job->d;
+	if (job->result == 0 || job->error[0] == '\0')
+		snprintf(job->error, sizeof(job->error), "%s", why);
+	job->result = -1;
+	d->queue_id = 0;
+	for (size_t i = 0; i < d->rcpt_count; i++) {
+		struct store_delivery_rcpt *rc = &d->rcpts[i];
+		if (rc->result == 0 || rc->error == NULL)
+			rc->error = STORE_GROUP_ABORTED;
+		rc->result = -1;
+		rc->uid = rc->uidvalidity = 0;
+		rc->msg_id = 0;
+		job->boxes[i] = 0;
+	}
+}
+
+/* Stores the group that starts at first, all or nothing, inside the open
+ * transaction. Returns the job after the group. */
+static struct sq_job *group_store(struct sdb *db, struct sq_job *first)
+{
+	struct sq_job *end = first;
+	for (size_t k = 0; k < first->group; k++)
+		end = end->next;
+	struct sq_job *bad = NULL;
+	const char *why = NULL;
+	if (sdb_exec(db, "SAVEPOINT grp") < 0) {
+		bad = first;
+		snprintf(first->error, sizeof(first->error), "storage error: %s", db->err);
+		for (struct sq_job *j = first; j != end; j = j->next)
+			group_abort(j, j == bad ? first->error : STORE_GROUP_ABORTED);
+		return end;
+	}
+	for (struct sq_job *j = first; j != end && bad == NULL; j = j->next) {
+		job_store(db, j);
+		if (j->result < 0) {
+			bad = j;
+			why = j->error;
+		}
+		for (size_t i = 0; bad == NULL && i < j->rcpt_count; i++) {
+			if (j->d->rcpts[i].result != 0) {
+				bad = j;
+				why = j->d->rcpts[i].error ? j->d->rcpts[i].error : "not stored";
+			}
+		}
+	}
+	if (bad == NULL) {
+		if (sdb_exec(db, "RELEASE grp") == 0)
+			return end;
+		bad = first;
+		snprintf(first->error, sizeof(first->error), "storage error: %s", db->err);
+		first->result = -1;
+		why = first->error;
+	}
+	sdb_exec(db, "ROLLBACK TO grp");
+	sdb_exec(db, "RELEASE grp");
+	for (struct sq_job *j = first; j != end; j = j->next)
+		group_abort(j, j == bad ? why : STORE_GROUP_ABORTED);
+	return end;
+}
+
 /* Stores a list of jobs in one transaction. */
 static void batch_store(struct sdb *db, struct sq_job *jobs)
 {
@@ -425,8 +522,14 @@ static void batch_store(struct sdb *db, struct sq_job *jobs)
 			job_undo(j, db->err);
 		return;
 	}
-	for (struct sq_job *j = jobs; j; j = j->next)
-		job_store(db, j);
+	for (struct sq_job *j = jobs; j;) {
+		if (j->group > 0) {
+			j = group_store(db, j);
+		} else {
+			job_store(db, j);
+			j = j->next;
+		}
+	}
 	if (sdb_commit(db) < 0) {
 		log_warnx("store delivery commit failed: %s", db->err);
 		sdb_rollback(db);
@@ -437,15 +540,39 @@ static void batch_store(struct sdb *db, struct sq_job *jobs)
 
 /* ---- Completions on the loop ------------------------------------------- */
 
-static void job_complete(struct sq_store *s, struct sq_job *job)
+/* Sets d->error and queues the change notices of what the job stored. */
+static void job_notify(struct store *st, struct sq_job *job)
 {
 	struct store_delivery *d = job->d;
 	d->error = job->result < 0 ? job->error : NULL;
 	for (size_t i = 0; i < d->rcpt_count; i++)
 		if (d->rcpts[i].result == 0 && job->boxes[i])
-			store_notify(&s->st, job->users[i], job->boxes[i]);
-	job->cb(job->ctx, d, job->result);
-	job_free(job);
+			store_notify(st, job->users[i], job->boxes[i]);
+}
+
+/* Completes one job, or the group that starts with it; returns the job
+ * after it (or after the group). */
+static struct sq_job *job_complete(struct sq_store *s, struct sq_job *job)
+{
+	if (job->group == 0) {
+		struct sq_job *next = job->next;
+		job_notify(&s->st, job);
+		job->cb(job->ctx, job->d, job->result);
+		job_free(job);
+		return next;
+	}
+	struct sq_job *end = job;
+	for (size_t k = 0; k < job->group; k++) {
+		job_notify(&s->st, end);
+		end = end->next;
+	}
+	job->group_cb(job->ctx, job->result);
+	while (job != end) {
+		struct sq_job *next = job->next;
+		job_free(job);
+		job = next;
+	}
+	return end;
 }
 
 static void run_done(struct sq_store *s)
@@ -455,11 +582,8 @@ static void run_done(struct sq_store *s)
 	s->done = NULL;
 	s->done_tail = &s->done;
 	pthread_mutex_unlock(&s->mu);
-	while (jobs) {
-		struct sq_job *next = jobs->next;
-		job_complete(s, jobs);
-		jobs = next;
-	}
+	while (jobs)
+		jobs = job_complete(s, jobs);
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -617,20 +741,45 @@ void sq_deliver_async(struct store *st, struct store_delivery *d, store_delivery
 	pthread_mutex_unlock(&s->mu);
 }
 
-int sq_deliver(struct store *st, struct store_delivery *d, const char **error_r)
+void sq_deliver_group_async(struct store *st, struct store_delivery *const *ds, size_t count,
+			    store_group_cb *cb, void *ctx)
 {
 	struct sq_store *s = sq(st);
-	struct sq_job *job = job_new(d, NULL, NULL);
+	struct sq_job *last;
+	struct sq_job *first = group_new(ds, count, cb, ctx, &last);
+	bool bad = false;
+	for (struct sq_job *j = first; j; j = j->next)
+		bad = bad || j->d->error != NULL;
+	if (bad) {
+		/* Nothing to try: report from the loop, like any completion. */
+		for (struct sq_job *j = first; j; j = j->next)
+			group_abort(j, j->d->error ? j->d->error : STORE_GROUP_ABORTED);
+		post_done(s, first);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	*s->pending_tail = first;
+	s->pending_tail = &last->next;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Stores jobs (one job, or one group) now, on the loop's connection, with
+ * an fsync. Returns the first job's result; the jobs are freed. */
+static int deliver_now(struct sq_store *s, struct sq_job *jobs, const char **error_r)
+{
+	struct store *st = &s->st;
 	/* On the loop's connection commits are not synced: this one is. */
 	bool was_full = s->db.full_sync;
+	int result = -1;
 	if (sdb_set_full_sync(&s->db, true) < 0) {
-		job_free(job);
-		return sq_fail(s, error_r, "delivery");
+		sq_fail(s, error_r, "delivery");
+		goto out;
 	}
-	batch_store(&s->db, job);
+	batch_store(&s->db, jobs);
 	if (!was_full)
 		sdb_set_full_sync(&s->db, false);
-	int result = job->result;
+	result = jobs->result;
 	/* Without a writer thread nobody would index later. */
 	if (result == 0 && !s->writer_started) {
 		int n;
@@ -639,15 +788,33 @@ int sq_deliver(struct store *st, struct store_delivery *d, const char **error_r)
 		if (n < 0)
 			log_warnx("store indexing: %s", s->db.err);
 	}
-	if (result == 0) {
-		for (size_t i = 0; i < d->rcpt_count; i++)
-			if (d->rcpts[i].result == 0 && job->boxes[i])
-				store_notify(st, job->users[i], job->boxes[i]);
-		d->error = NULL;
-	} else {
-		store_error(st, error_r, "%s", job->error);
-		d->error = st->error;
+	const char *why = NULL;
+	for (struct sq_job *j = jobs; j; j = j->next) {
+		job_notify(st, j);
+		if (j->result < 0 && (why == NULL || strcmp(why, STORE_GROUP_ABORTED) == 0))
+			why = j->error;
 	}
-	job_free(job);
+	if (result < 0) {
+		store_error(st, error_r, "%s", why ? why : "not stored");
+		for (struct sq_job *j = jobs; j; j = j->next)
+			j->d->error = st->error;
+	}
+out:
+	while (jobs) {
+		struct sq_job *next = jobs->next;
+		job_free(jobs);
+		jobs = next;
+	}
 	return result;
+}
+
+int sq_deliver(struct store *st, struct store_delivery *d, const char **error_r)
+{
+	return deliver_now(sq(st), job_new(d, NULL, NULL), error_r);
+}
+
+int sq_deliver_group(struct store *st, struct store_delivery *const *ds, size_t count, const char **error_r)
+{
+	struct sq_job *last;
+	return deliver_now(sq(st), group_new(ds, count, NULL, NULL, &last), error_r);
 }

@@ -1,6 +1,7 @@
 /* Unit tests for src/store: the SQLite backend through the public API, in
  * temporary data folders under /tmp (removed at the end). Covers accounts,
- * address rules and resolution, mailboxes, sync and async delivery, flags,
+ * address rules and resolution, mailboxes, sync and async delivery, delivery
+ * groups (all or nothing), flags,
  * expunge and changes, copy/move, quota, queue, search, watches, a second
  * connection as the CLI would open it, and a kill -9 crash test. */
 #include <errno.h>
@@ -814,6 +815,302 @@ TEST(deliver_async)
 	store_close(&st);
 	for (int i = 0; i < N; i++)
 		buf_free(&msgs[i]);
+	event_base_free(base);
+}
+
+/* ---- Groups: all or nothing (MULTIAPPEND) -------------------------------- */
+
+struct group_fix {
+	struct buf msg[4];
+	struct store_delivery_rcpt rc[4];
+	struct store_delivery d[4];
+	struct store_delivery *ds[4];
+	int result; /* set by group_cb */
+	int *done;  /* incremented by group_cb */
+};
+
+/* Up to 4 messages of `extra` bytes more each, to one mailbox (0 = the
+ * user's INBOX) each. */
+static void group_fix_init(struct group_fix *g, size_t n, int64_t user, const int64_t *boxes, size_t extra,
+			   int first_id)
+{
+	memset(g, 0, sizeof(*g));
+	for (size_t i = 0; i < n; i++) {
+		make_msg(&g->msg[i], first_id + (int)i, "group", "all or nothing");
+		for (size_t k = 0; k < extra; k++)
+			buf_putc(&g->msg[i], 'x');
+		g->rc[i] = (struct store_delivery_rcpt){.user_id = user, .mailbox_id = boxes ? boxes[i] : 0};
+		g->d[i] = (struct store_delivery){
+		    .data = g->msg[i].data, .len = g->msg[i].len, .rcpts = &g->rc[i], .rcpt_count = 1};
+		g->ds[i] = &g->d[i];
+	}
+}
+
+static void group_fix_free(struct group_fix *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_free(&g->msg[i]);
+}
+
+static void box_state(struct store *st, int64_t box, uint32_t *messages_r, uint32_t *uidnext_r)
+{
+	struct store_mailbox mb = {0};
+	const char *err;
+	CHECK_INT(store_mailbox_get_by_id(st, box, &mb, &err), 1);
+	*messages_r = mb.messages;
+	*uidnext_r = mb.uidnext;
+	store_mailbox_clear(&mb);
+}
+
+static uint64_t used_bytes(struct store *st, int64_t user)
+{
+	struct store_user u = {0};
+	const char *err;
+	CHECK_INT(store_user_get_by_id(st, user, &u, &err), 1);
+	uint64_t used = u.used_bytes;
+	store_user_clear(&u);
+	return used;
+}
+
+TEST(deliver_group)
+{
+	struct store *st = fixture(NULL);
+	const char *err;
+	int64_t alice = user_id(st, "alice@example.test");
+	int64_t inbox = mailbox_id(st, alice, "INBOX"), archive = mailbox_id(st, alice, "Archive");
+	CHECK(deliver1(st, alice, 0, NULL, "Subject: before\r\n\r\nx\r\n", 0) == 1);
+	uint32_t msgs0, next0, msgs, next;
+	box_state(st, inbox, &msgs0, &next0);
+	uint64_t used0 = used_bytes(st, alice);
+
+	/* The last one fails (its mailbox is gone): nothing is stored, no UID used. */
+	struct {
+		const char *name;
+		int64_t box2;	 /* the third message's mailbox */
+		uint64_t quota;	 /* set before (0 = none) */
+		bool no_mailbox; /* the third fails so */
+		bool over_quota; /* the third fails so */
+	} fails[] = {
+	    {"mailbox gone", 999999, 0, true, false},
+	    {"over quota in sum", 0, 1, false, true}, /* quota: see below */
+	};
+	for (size_t t = 0; t < sizeof(fails) / sizeof(fails[0]); t++) {
+		struct group_fix g;
+		int64_t boxes[3] = {0, archive, fails[t].box2};
+		group_fix_init(&g, 3, alice, boxes, 500, 10);
+		if (fails[t].quota)
+			/* Each message fits alone, and two of them; three do not. */
+			CHECK_INT(store_user_set_quota(st, "alice@example.test",
+						       used0 + 2 * g.msg[0].len + g.msg[0].len / 2, &err),
+				  0);
+		CHECK_INT(store_deliver_group(st, g.ds, 3, &err), -1);
+		printf("  %s: %s\n", fails[t].name, err);
+		for (size_t i = 0; i < 3; i++) {
+			CHECK_INT(g.rc[i].result, -1);
+			CHECK_INT(g.rc[i].uid, 0);
+		}
+		CHECK_STR(g.rc[0].error, STORE_GROUP_ABORTED);
+		CHECK_STR(g.rc[1].error, STORE_GROUP_ABORTED);
+		CHECK_INT(g.rc[2].no_mailbox, fails[t].no_mailbox);
+		CHECK_INT(g.rc[2].over_quota, fails[t].over_quota);
+		CHECK(!g.rc[0].over_quota && !g.rc[0].no_mailbox);
+		box_state(st, inbox, &msgs, &next);
+		CHECK_INT(msgs, msgs0);
+		CHECK_INT(next, next0);
+		box_state(st, archive, &msgs, &next);
+		CHECK_INT(msgs, 0);
+		CHECK_INT(next, 1);
+		CHECK_INT(used_bytes(st, alice), used0);
+		check_integrity(st);
+		/* Two of the same fit even under that quota. */
+		if (fails[t].quota) {
+			CHECK_INT(store_deliver_group(st, g.ds, 2, &err), 0);
+			CHECK_INT(g.rc[0].uid, next0);
+			CHECK_INT(g.rc[1].uid, 1);
+			CHECK_INT(used_bytes(st, alice), used0 + g.msg[0].len + g.msg[1].len);
+			CHECK_INT(store_user_set_quota(st, "alice@example.test", 0, &err), 0);
+			next0++;
+			msgs0++;
+			used0 = used_bytes(st, alice);
+		}
+		group_fix_free(&g, 3);
+	}
+
+	/* A group that fits is stored whole, with consecutive UIDs. */
+	struct group_fix g;
+	group_fix_init(&g, 4, alice, NULL, 0, 20);
+	g.rc[1].flags = STORE_FLAG_SEEN;
+	g.rc[2].keywords = "$Important";
+	CHECK_INT(store_deliver_group(st, g.ds, 4, &err), 0);
+	for (size_t i = 0; i < 4; i++) {
+		CHECK_INT(g.rc[i].result, 0);
+		CHECK_INT(g.rc[i].uid, next0 + i);
+		CHECK(g.rc[i].msg_id > 0);
+		CHECK(g.d[i].error == NULL);
+	}
+	box_state(st, inbox, &msgs, &next);
+	CHECK_INT(msgs, msgs0 + 4);
+	CHECK_INT(next, next0 + 4);
+	struct store_msg m = {0};
+	CHECK_INT(store_msg_get(st, inbox, next0 + 2, STORE_FIELD_BASIC, &m, &err), 1);
+	CHECK_STR(m.keywords, "$Important");
+	store_msg_clear(&m);
+
+	/* Bad groups fail before anything is tried. */
+	CHECK_INT(store_deliver_group(st, g.ds, 0, &err), -1);
+	const char *remote[] = {"someone@remote.test"};
+	g.d[1].remote_rcpts = remote;
+	g.d[1].remote_count = 1;
+	g.d[1].mail_from = "";
+	CHECK_INT(store_deliver_group(st, g.ds, 2, &err), -1);
+	CHECK(g.d[1].error != NULL);
+	g.d[1].remote_count = 0;
+	g.d[0].data = NULL;
+	CHECK_INT(store_deliver_group(st, g.ds, 2, &err), -1);
+	box_state(st, inbox, &msgs, &next);
+	CHECK_INT(msgs, msgs0 + 4);
+	group_fix_free(&g, 4);
+	check_integrity(st);
+	store_close(&st);
+}
+
+static void group_cb(void *ctx, int result)
+{
+	struct group_fix *g = ctx;
+	g->result = result;
+	(*g->done)++;
+}
+
+/* Hands a group to the writer; its callback sets g->result. */
+static void group_submit(struct store *st, struct group_fix *g, size_t n, int *done)
+{
+	g->result = 1;
+	g->done = done;
+	store_deliver_group_async(st, g->ds, n, group_cb, g);
+}
+
+TEST(deliver_group_async)
+{
+	struct store *st = fixture(NULL);
+	const char *err;
+	struct event_base *base = event_base_new();
+	int64_t alice = user_id(st, "alice@example.test"), bob = user_id(st, "bob@example.test");
+	int64_t inbox = mailbox_id(st, alice, "INBOX");
+	int done = 0;
+	struct group_fix nolp;
+	group_fix_init(&nolp, 1, alice, NULL, 0, 1);
+	group_submit(st, &nolp, 1, &done); /* no loop: fails at once */
+	CHECK_INT(done, 1);
+	CHECK_INT(nolp.result, -1);
+	group_fix_free(&nolp, 1);
+	done = 0;
+	CHECK_INT(store_attach_loop(st, base, &err), 0);
+	struct async_ctx a = {.base = base};
+	struct store_watch *w = store_watch_add(st, alice, watch_cb, &a);
+
+	/* Groups and single deliveries, submitted together (so that most share
+	 * a transaction), some groups failing: each group is whole or absent,
+	 * its UIDs consecutive, the single deliveries unaffected. */
+	enum { G = 24 };
+	struct group_fix *gs = xcalloc(G, sizeof(*gs));
+	struct buf single[G];
+	struct store_delivery_rcpt src[G];
+	struct store_delivery sd[G];
+	int64_t bad_box[3] = {0, 0, 999999};
+	a.in_call = true;
+	for (int i = 0; i < G; i++) {
+		bool fails = i % 4 == 3;
+		group_fix_init(&gs[i], 3, i % 3 == 2 ? bob : alice, fails ? bad_box : NULL, 0, 100 + 3 * i);
+		group_submit(st, &gs[i], 3, &done);
+		make_msg(&single[i], 1000 + i, "single", "between groups");
+		src[i] = (struct store_delivery_rcpt){.user_id = alice};
+		sd[i] = (struct store_delivery){
+		    .data = single[i].data, .len = single[i].len, .rcpts = &src[i], .rcpt_count = 1};
+		store_deliver_async(st, &sd[i], async_cb, &a);
+	}
+	/* A bad group also completes through the loop. */
+	struct group_fix badg;
+	group_fix_init(&badg, 2, alice, NULL, 0, 500);
+	badg.d[1].data = NULL;
+	group_submit(st, &badg, 2, &done);
+	a.in_call = false;
+	CHECK_INT(done, 0);
+	loop_until(base, &done, G + 1);
+	loop_until(base, &a.done, G);
+	CHECK_INT(done, G + 1);
+	CHECK_INT(a.ok, G);
+	CHECK_INT(badg.result, -1);
+	CHECK(badg.d[1].error != NULL);
+	CHECK_INT(badg.rc[0].result, -1);
+	uint32_t seen[3 * G + G] = {0};
+	size_t nseen = 0;
+	for (int i = 0; i < G; i++) {
+		bool fails = i % 4 == 3;
+		CHECK_INT(gs[i].result, fails ? -1 : 0);
+		for (size_t k = 0; k < 3; k++) {
+			CHECK_INT(gs[i].rc[k].result, fails ? -1 : 0);
+			if (!fails && k > 0)
+				CHECK_INT(gs[i].rc[k].uid, gs[i].rc[0].uid + k);
+			if (!fails && i % 3 != 2)
+				seen[nseen++] = gs[i].rc[k].uid;
+		}
+		if (fails)
+			CHECK(gs[i].rc[2].no_mailbox);
+		seen[nseen++] = src[i].uid;
+	}
+	/* Alice's UIDs: all different, none lost (no failed group used any). */
+	uint32_t msgs, next;
+	box_state(st, inbox, &msgs, &next);
+	CHECK_INT(msgs, nseen);
+	CHECK_INT(next, nseen + 1);
+	for (size_t i = 0; i < nseen; i++)
+		for (size_t j = i + 1; j < nseen; j++)
+			CHECK(seen[i] != seen[j]);
+	for (int k = 0; k < 5 && a.watch_calls == 0; k++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	CHECK(a.watch_calls > 0);
+	CHECK(!a.watch_inline);
+	check_integrity(st);
+
+	/* Over quota in sum, asynchronously: NO for the group, the others go on. */
+	CHECK_INT(
+	    store_user_set_quota(st, "alice@example.test", used_bytes(st, alice) + 2 * single[0].len, &err),
+	    0);
+	group_fix_free(&gs[0], 3);
+	group_fix_init(&gs[0], 3, alice, NULL, 0, 900);
+	done = 0;
+	group_submit(st, &gs[0], 3, &done);
+	loop_until(base, &done, 1);
+	CHECK_INT(gs[0].result, -1);
+	CHECK(gs[0].rc[2].over_quota);
+	group_submit(st, &gs[0], 2, &done); /* two fit */
+	loop_until(base, &done, 2);
+	CHECK_INT(gs[0].result, 0);
+	CHECK_INT(gs[0].rc[0].result, 0);
+	CHECK_INT(gs[0].rc[1].uid, gs[0].rc[0].uid + 1);
+	box_state(st, inbox, &msgs, &next);
+	CHECK_INT(msgs, nseen + 2);
+
+	/* store_close runs the callbacks of groups still pending. */
+	CHECK_INT(store_user_set_quota(st, "alice@example.test", 0, &err), 0);
+	done = 0;
+	group_submit(st, &gs[1], 3, &done);
+	store_watch_remove(st, &w);
+	check_integrity(st);
+	store_close(&st);
+	CHECK_INT(done, 1);
+	CHECK_INT(gs[1].result, 0);
+	st = open_at(dirs[ndirs - 1]);
+	box_state(st, inbox, &msgs, &next);
+	CHECK_INT(msgs, nseen + 5);
+	check_integrity(st);
+	store_close(&st);
+	for (int i = 0; i < G; i++) {
+		group_fix_free(&gs[i], 3);
+		buf_free(&single[i]);
+	}
+	free(gs);
+	group_fix_free(&badg, 2);
 	event_base_free(base);
 }
 
@@ -1790,6 +2087,8 @@ int main(void)
 	RUN(mailboxes);
 	RUN(deliver_sync);
 	RUN(deliver_async);
+	RUN(deliver_group);
+	RUN(deliver_group_async);
 	RUN(watches);
 	RUN(flags);
 	RUN(uids_by_flag);
