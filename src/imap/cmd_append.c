@@ -3,10 +3,14 @@
  * data item (RFC 6855), APPENDUID (UIDPLUS, RFC 4315) and APPENDLIMIT
  * (RFC 7889; the literal itself was checked against it before "+").
  *
- * The messages go to the store's writer thread (group commit); the tagged
- * OK is sent from the completion callback, when they are on disk. Each
- * message is its own delivery, so a MULTIAPPEND whose later message fails
- * keeps the earlier ones (XXX: RFC 3502 asks for all or nothing). */
+ * The whole command is parsed (every literal read) before anything is
+ * stored, so a syntax error anywhere in a MULTIAPPEND stores nothing. The
+ * messages then go to the store's writer thread as one delivery group
+ * (store_deliver_group_async): stored all together in one transaction, with
+ * consecutive UIDs, or not at all (RFC 3502), whatever fails (quota in sum,
+ * the mailbox deleted meanwhile, a storage error). The tagged OK, with
+ * APPENDUID for every message, is sent from the completion callback, when
+ * they are on disk; a single APPEND is a group of one. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -105,8 +109,8 @@ static char *convert_binary(const char *data, size_t len, size_t *len_r)
 struct append_ctx {
 	struct imap_session *s;
 	struct append_msg *msgs;
+	struct store_delivery **ds; /* &msgs[i].d, for the store */
 	size_t count;
-	size_t pending;
 	int64_t mailbox_id;
 };
 
@@ -118,15 +122,14 @@ static void append_ctx_free(void *p)
 		free(ctx->msgs[i].converted);
 	}
 	free(ctx->msgs);
+	free(ctx->ds);
 	free(ctx);
 }
 
-static void stored_cb(void *arg, struct store_delivery *d, int result)
+static void stored_cb(void *arg, int result)
 {
 	struct append_ctx *ctx = arg;
 	struct imap_session *s = ctx->s;
-	if (--ctx->pending > 0)
-		return;
 	if (s->freed) {
 		/* The client left; the messages are stored (or not) all the same. */
 		s->cmd_ctx = NULL;
@@ -135,26 +138,30 @@ static void stored_cb(void *arg, struct store_delivery *d, int result)
 		return;
 	}
 	struct imap_cmd *cmd = &s->cur;
-	bool ok = true, quota = false;
-	const char *error = NULL;
-	for (size_t i = 0; i < ctx->count; i++) {
-		const struct store_delivery_rcpt *r = &ctx->msgs[i].rcpt;
-		if (r->result != 0) {
-			ok = false;
+	if (result < 0) {
+		/* Nothing was stored; the message that failed says why (the
+		 * others read STORE_GROUP_ABORTED). */
+		bool quota = false, gone = false;
+		const char *error = NULL;
+		for (size_t i = 0; i < ctx->count; i++) {
+			const struct store_delivery_rcpt *r = &ctx->msgs[i].rcpt;
 			quota |= r->over_quota;
-			error = r->error ? r->error : ctx->msgs[i].d.error;
+			gone |= r->no_mailbox;
+			if (error == NULL || strcmp(error, STORE_GROUP_ABORTED) == 0)
+				error = ctx->msgs[i].d.error ? ctx->msgs[i].d.error : r->error;
 		}
-	}
-	if (s->sel != NULL && s->sel->id == ctx->mailbox_id)
-		s->sel->dirty = true;
-	if (!ok) {
-		log_session(s->c->id, "imap append failed: %s", error ? error : "unknown error");
+		log_session(s->c->id, "imap append failed messages=%zu: %s", ctx->count,
+			    error ? error : "unknown error");
 		if (quota)
 			imap_done(s, cmd, "NO", "[OVERQUOTA] Quota exceeded (mailbox for user is full)");
+		else if (gone)
+			imap_done(s, cmd, "NO", "[TRYCREATE] Mailbox doesn't exist.");
 		else
 			imap_done(s, cmd, "NO", "[SERVERBUG] Could not store the message.");
 		return;
 	}
+	if (s->sel != NULL && s->sel->id == ctx->mailbox_id)
+		s->sel->dirty = true;
 	struct buf b;
 	buf_init(&b, 64 * 1024);
 	uint32_t *uids = xcalloc(ctx->count, sizeof(*uids));
@@ -479,20 +486,27 @@ void cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 		m->d.rcpts = &m->rcpt;
 		m->d.rcpt_count = 1;
 	}
+	/* Checked for every message before any is handed over: all or nothing. */
+	ctx->ds = xcalloc(ctx->count ? ctx->count : 1, sizeof(*ctx->ds));
 	for (size_t k = 0; k < ctx->count; k++) {
 		if (ctx->msgs[k].d.len == 0) {
 			append_ctx_free(ctx);
 			imap_done(s, cmd, "NO", "Can't save a zero byte message.");
 			return;
 		}
+		/* literal8's binary parts grow when stored in base64. */
+		if (ctx->msgs[k].d.len > s->srv->cfg->max_message_size) {
+			append_ctx_free(ctx);
+			imap_done(s, cmd, "NO", "[TOOBIG] Message too large.");
+			return;
+		}
 		ctx->msgs[k].rcpt.mailbox_id = ctx->mailbox_id;
 		/* The array grew while parsing: point into its final place. */
 		ctx->msgs[k].d.rcpts = &ctx->msgs[k].rcpt;
+		ctx->ds[k] = &ctx->msgs[k].d;
 	}
 	s->cmd_ctx = ctx;
 	s->cmd_ctx_free = append_ctx_free;
-	ctx->pending = ctx->count;
 	imap_wait(s, IMAP_WAIT_STORE);
-	for (size_t k = 0; k < ctx->count; k++)
-		store_deliver_async(s->srv->store, &ctx->msgs[k].d, stored_cb, ctx);
+	store_deliver_group_async(s->srv->store, ctx->ds, ctx->count, stored_cb, ctx);
 }

@@ -1056,3 +1056,95 @@ def test_curl_imap(srv, user):
            f"imap://127.0.0.1:{srv.ports['imap']}/INBOX;UID=1;SECTION=TEXT"]
     p = subprocess.run(cmd, capture_output=True, timeout=30)
     assert p.returncode == 0 and b"Fetched by curl." in p.stdout, p.stderr
+
+
+# ---- MULTIAPPEND: all or nothing (RFC 3502) ----------------------------------------
+
+
+def status(r, box="INBOX"):
+    lines = r.cmd("st", f"STATUS {box} (MESSAGES UIDNEXT)")
+    assert lines[-1].startswith("st OK"), lines
+    m = re.match(r"\* STATUS \S+ \(MESSAGES (\d+) UIDNEXT (\d+)\)", lines[0])
+    assert m, lines
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_multiappend_all_stored(srv, user):
+    r = Raw(srv)
+    r.login(user)
+    assert status(r) == (0, 1)
+    msgs = [msg_bytes(f"multi {i}") for i in range(3)]
+    # Synchronizing literals: each "+" comes before its bytes are sent.
+    r.send(b"a APPEND INBOX (\\Seen) {%d}\r\n" % len(msgs[0]))
+    assert r.line().startswith("+")
+    r.send(msgs[0] + b' "26-Nov-2026 10:00:00 +0000" {%d}\r\n' % len(msgs[1]))
+    assert r.line().startswith("+")
+    r.send(msgs[1] + b" (\\Flagged $Work) {%d}\r\n" % len(msgs[2]))
+    assert r.line().startswith("+")
+    r.send(msgs[2] + b"\r\n")
+    reply = r.until("a")[-1]
+    m = re.match(r"a OK \[APPENDUID (\d+) 1:3\] ", reply)
+    assert m, reply
+    assert status(r) == (3, 4)
+    r.close()
+    c = imaps(srv, user)
+    c.select("INBOX", readonly=True)
+    typ, data = c.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK"
+    parts = [d for d in data if isinstance(d, tuple)]
+    assert [p[1].strip() for p in parts] == [f"Subject: multi {i}".encode() for i in range(3)]
+    assert b"\\Seen" in parts[0][0] and b"26-Nov-2026 10:00:00 +0000" in parts[1][0]
+    assert b"\\Flagged" in parts[2][0] and b"$Work" in parts[2][0]
+    typ, data = c.status("INBOX", "(UIDVALIDITY)")
+    assert f"UIDVALIDITY {m.group(1)}".encode() in data[0]
+    c.logout()
+
+
+def test_multiappend_over_quota_stores_nothing(srv, user):
+    srv.run(["user", "quota", user, "10K"])
+    r = Raw(srv)
+    r.login(user)
+    append_raw(r, 1)
+    before = status(r)
+    # 4 KB each: one or two fit in the quota, three do not.
+    msgs = [msg_bytes(f"quota {i}", body="x" * 4000 + "\r\n") for i in range(3)]
+    data = b"a APPEND INBOX"
+    for msg in msgs:
+        data += b" {%d+}\r\n" % len(msg) + msg
+    r.send(data + b"\r\n")
+    assert r.until("a")[-1].startswith("a NO [OVERQUOTA]")
+    assert status(r) == before
+    # Nothing was stored and no UID was used: two of them fit.
+    data = b"b APPEND INBOX"
+    for msg in msgs[:2]:
+        data += b" {%d+}\r\n" % len(msg) + msg
+    r.send(data + b"\r\n")
+    reply = r.until("b")[-1]
+    assert re.match(r"b OK \[APPENDUID \d+ %d:%d\] " % (before[1], before[1] + 1), reply), reply
+    assert status(r) == (before[0] + 2, before[1] + 2)
+    r.close()
+
+
+# What follows the first message (whose literal has been read), and the reply.
+BAD_LATER = {
+    "junk": (b" JUNK\r\n", "a BAD"),                              # not a message
+    "unclosed_flags": (b" (\\Seen\r\n", "a BAD"),
+    "flags_no_literal": (b" (\\Seen)\r\n", "a BAD"),
+    "bad_date": (b' "31-Foo-2026 25:00:00 +0000" {3+}\r\nabc\r\n', "a BAD"),
+    "empty_message": (b" {0+}\r\n\r\n", "a NO"),
+    "over_appendlimit": (b" {1048577+}\r\n" + b"x" * 1048577 + b"\r\n", "a NO [TOOBIG]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LATER))
+def test_multiappend_bad_later_message_stores_nothing(srv, user, case):
+    rest, reply = BAD_LATER[case]
+    r = Raw(srv)
+    r.login(user)
+    msg = msg_bytes("first")
+    r.send(b"a APPEND INBOX {%d+}\r\n" % len(msg) + msg + rest)
+    got = r.until("a")[-1]
+    assert got.startswith(reply), got
+    assert status(r) == (0, 1)
+    assert r.cmd("n", "NOOP")[-1].startswith("n OK")
+    r.close()
