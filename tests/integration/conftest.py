@@ -26,6 +26,52 @@ BIN = os.environ.get("POSTHORN_BIN") or os.path.abspath(
 DOMAIN = "example.test"
 PASSWORD = "correct horse battery staple"
 
+
+def _sanitized():
+    try:
+        with open(BIN, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+# A binary built with AddressSanitizer keeps freed memory in quarantine (up
+# to 256 MB): memory figures of its worker say nothing then.
+SANITIZED = _sanitized()
+
+
+def worker_rss_kb(server):
+    """VmRSS of the server's one worker process, in kB."""
+    [pid] = server.worker_pids()
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def flood(sock, unit, total):
+    """Sends unit repeatedly (up to total bytes) without ever reading, until
+    the server stops taking more (nothing taken for 3 s). Returns the bytes
+    sent. For clients that pipeline without reading the answers."""
+    sock.setblocking(False)
+    block = unit * (65536 // len(unit))
+    sent = 0
+    stalled_since = None
+    while sent < total:
+        try:
+            sent += sock.send(block)
+            stalled_since = None
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            # The server no longer reads: give it a moment to prove it (a
+            # broken one keeps reading and the loop goes on).
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 3:
+                break
+            time.sleep(0.01)
+    sock.setblocking(True)
+    return sent
+
 def free_port(host="127.0.0.1"):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:

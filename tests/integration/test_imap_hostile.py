@@ -10,16 +10,12 @@ import os
 import shutil
 import smtplib
 import socket
-import ssl
 import tempfile
 import time
 
 import pytest
 
-from conftest import BIN, DOMAIN, PASSWORD, Server, client_tls_context, message
-
-with open(BIN, "rb") as _f:
-    SANITIZED = b"__asan_init" in _f.read()
+from conftest import DOMAIN, PASSWORD, SANITIZED, Server, client_tls_context, flood, message, worker_rss_kb
 
 USER = "alice@" + DOMAIN
 MESSAGES = 40
@@ -45,15 +41,6 @@ def srv():
             shutil.rmtree(root, ignore_errors=True)
 
 
-def worker_rss_kb(server):
-    [pid] = server.worker_pids()
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 def connect(server, tls):
     sock = socket.create_connection(("127.0.0.1", server.ports["imaps" if tls else "imap"]), timeout=30)
     if tls:
@@ -64,26 +51,6 @@ def connect(server, tls):
     while not f.readline().startswith(b"s OK"):
         pass
     return sock, f
-
-
-def flood(sock, unit, total):
-    """Sends unit repeatedly (up to total bytes) without ever reading, until
-    the server stops taking more. Returns the bytes sent."""
-    sock.setblocking(False)
-    block = unit * (65536 // len(unit))
-    sent = 0
-    stalled_since = None
-    while sent < total:
-        try:
-            sent += sock.send(block)
-            stalled_since = None
-        except (BlockingIOError, ssl.SSLWantWriteError):
-            stalled_since = stalled_since or time.monotonic()
-            if time.monotonic() - stalled_since > 3:
-                break
-            time.sleep(0.01)
-    sock.setblocking(True)
-    return sent
 
 
 def still_serves(server):

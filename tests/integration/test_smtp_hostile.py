@@ -7,19 +7,14 @@ server still serves (a normal delivery on a new connection). Nothing here
 measures time: waits only bound how long a broken server may take to fail.
 """
 import base64
-import os
 import signal
 import socket
 import smtplib
-import ssl
 import time
 
 import pytest
 
-from conftest import BIN, PASSWORD, client_tls_context, message
-
-with open(BIN, "rb") as _f:
-    SANITIZED = b"__asan_init" in _f.read()
+from conftest import PASSWORD, SANITIZED, client_tls_context, flood, message, worker_rss_kb
 
 
 class Client:
@@ -92,15 +87,6 @@ def still_serves(server, subject="after"):
     log = server.log()
     for bad in ("restarting", "AddressSanitizer", "LeakSanitizer", "runtime error:"):
         assert bad not in log, log[-3000:]
-
-
-def worker_rss_kb(server):
-    [pid] = server.worker_pids()
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def plain(user, password):
@@ -259,28 +245,6 @@ def test_bdat_after_failed_rcpt_keeps_the_transaction(server):
 
 
 # ---- pipelining without reading ---------------------------------------------
-
-def flood(sock, unit, total):
-    """Sends unit repeatedly (up to total bytes) without ever reading, until
-    the server stops taking more. Returns the bytes sent."""
-    sock.setblocking(False)
-    block = unit * (65536 // len(unit))
-    sent = 0
-    stalled_since = None
-    while sent < total:
-        try:
-            sent += sock.send(block)
-            stalled_since = None
-        except (BlockingIOError, ssl.SSLWantWriteError):
-            # The server no longer reads: give it a moment to prove it
-            # (a broken one keeps reading and the loop goes on).
-            stalled_since = stalled_since or time.monotonic()
-            if time.monotonic() - stalled_since > 3:
-                break
-            time.sleep(0.01)
-    sock.setblocking(True)
-    return sent
-
 
 @pytest.mark.parametrize("kind", ["smtp", "submission-tls"])
 def test_client_that_never_reads_cannot_grow_the_server(server, kind):
