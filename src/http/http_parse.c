@@ -376,17 +376,6 @@ const char *http_header_get(const struct http_request *r, const char *lname)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int http_url_decode(const char *s, size_t n, bool form, struct buf *out)
 {
 	size_t i = 0;
@@ -408,7 +397,7 @@ int http_url_decode(const char *s, size_t n, bool form, struct buf *out)
 		}
 		if (i + 2 >= n) /* "%" or "%4" at the end */
 			return -1;
-		int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+		int h = hex_digit(s[i + 1]), l = hex_digit(s[i + 2]);
 		if (h < 0 || l < 0 || (h == 0 && l == 0))
 			return -1;
 		if (buf_putc(out, (char)(h * 16 + l)) < 0)

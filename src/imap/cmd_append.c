@@ -184,17 +184,6 @@ static void stored_cb(void *arg, int result)
 
 /* ---- CATENATE (RFC 4469) ---------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes (s, n) into a new string (NULL on a bad escape or NUL). */
 static char *pct_decode(const char *s, size_t n)
 {
@@ -203,7 +192,7 @@ static char *pct_decode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int a = i + 1 < n ? hexval(s[i + 1]) : -1, d = i + 2 < n ? hexval(s[i + 2]) : -1;
+			int a = i + 1 < n ? hex_digit(s[i + 1]) : -1, d = i + 2 < n ? hex_digit(s[i + 2]) : -1;
 			if (a < 0 || d < 0 || a * 16 + d == 0) {
 				buf_free(&b);
 				return NULL;

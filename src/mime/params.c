@@ -19,6 +19,7 @@
 #include "util/buf.h"
 #include "util/charset.h"
 #include "util/mem.h"
+#include "util/strnum.h"
 
 struct pcur {
 	const char *s;
@@ -177,17 +178,6 @@ static void parse_raw(struct pcur *c, struct raw_list *l)
 	buf_free(&val);
 }
 
-static int hexv(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* charset'lang'pct-encoded -> UTF-8 */
 static char *decode_2231(const char *v)
 {
@@ -204,8 +194,8 @@ static char *decode_2231(const char *v)
 	buf_init(&bytes, n + 1);
 	buf_init(&out, n * 4 + 16);
 	for (size_t i = 0; i < n; i++) {
-		if (text[i] == '%' && i + 2 < n && hexv(text[i + 1]) >= 0 && hexv(text[i + 2]) >= 0) {
-			(void)buf_putc(&bytes, (char)(hexv(text[i + 1]) * 16 + hexv(text[i + 2])));
+		if (text[i] == '%' && i + 2 < n && hex_digit(text[i + 1]) >= 0 && hex_digit(text[i + 2]) >= 0) {
+			(void)buf_putc(&bytes, (char)(hex_digit(text[i + 1]) * 16 + hex_digit(text[i + 2])));
 			i += 2;
 		} else
 			(void)buf_putc(&bytes, text[i]);

@@ -84,17 +84,6 @@ static bool is_atext(int c)
 	}
 }
 
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF) of a non-ASCII character starting at
  * p, or 0 when there is none. */
@@ -524,8 +513,8 @@ static int xtext_to_array(const unsigned char *s, size_t len, char *dst, size_t 
 	for (size_t i = 0; i < len; i++) {
 		int v = s[i];
 		if (v == '+') {
-			int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(s[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
 			if (lo < 0) {
 				*detail = "invalid xtext escape";
 				return -1;
@@ -982,8 +971,8 @@ int smtp_xtext_decode(struct buf *out, const char *s, size_t len, const char **e
 	for (size_t i = 0; i < len; i++) {
 		int v = p[i];
 		if (v == '+') {
-			int hi = i + 2 < len ? hex_value(p[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(p[i + 2]) : -1;
+			int hi = i + 2 < len ? hex_digit(p[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_digit(p[i + 2]) : -1;
 			if (lo < 0) {
 				*error_r = "invalid xtext escape";
 				return -1;

@@ -10,16 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "util/strnum.h"
 
 /* Decodes one line (no line end in it). *soft_r is set when it ends with a
  * soft break. */
@@ -41,8 +32,8 @@ static int decode_line(struct buf *out, const char *s, size_t n, bool *soft_r)
 			*soft_r = true;
 			return 0;
 		}
-		int hi = hexval((unsigned char)s[i + 1]);
-		int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+		int hi = hex_digit((unsigned char)s[i + 1]);
+		int lo = i + 2 < n ? hex_digit((unsigned char)s[i + 2]) : -1;
 		if (hi >= 0 && lo >= 0) {
 			if (buf_putc(out, (char)(hi * 16 + lo)) < 0)
 				return -1;
@@ -94,10 +85,10 @@ int qp_decode_q(struct buf *out, const char *s, size_t n)
 		int r;
 		if (c == '_')
 			r = buf_putc(out, ' ');
-		else if (i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-			 hexval((unsigned char)s[i + 2]) >= 0) {
-			r = buf_putc(out, (char)(hexval((unsigned char)s[i + 1]) * 16 +
-						 hexval((unsigned char)s[i + 2])));
+		else if (i + 2 < n && hex_digit((unsigned char)s[i + 1]) >= 0 &&
+			 hex_digit((unsigned char)s[i + 2]) >= 0) {
+			r = buf_putc(out, (char)(hex_digit((unsigned char)s[i + 1]) * 16 +
+						 hex_digit((unsigned char)s[i + 2])));
 			i += 2;
 			start = i + 1;
 		} else

@@ -69,3 +69,14 @@ int str_to_seconds(const char *s, uint64_t *out)
 	static const uint64_t mult[] = {1, 60, 3600, 86400};
 	return with_suffix(s, "smhd", mult, out);
 }
+
+int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

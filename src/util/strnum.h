@@ -15,5 +15,8 @@ int strn_to_u32(const char *s, size_t len, uint32_t *out) __attribute__((warn_un
 int str_to_size(const char *s, uint64_t *out) __attribute__((warn_unused_result));
 /* A duration with an optional s, m, h or d suffix, in seconds: "5m". */
 int str_to_seconds(const char *s, uint64_t *out) __attribute__((warn_unused_result));
+/* The value of one hexadecimal digit (either case), or -1 for any other
+ * byte (a plain char above 127 arrives negative and gets -1 too). */
+int hex_digit(int c);
 
 #endif

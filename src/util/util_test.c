@@ -54,6 +54,15 @@ TEST(strnum)
 	CHECK_INT(str_to_seconds("5m", &v), 0);
 	CHECK_INT(v, 300);
 	CHECK_INT(str_to_seconds("m", &v), -1);
+	/* hex_digit over every byte, as char (maybe negative) and as int. */
+	for (int c = -128; c < 256; c++) {
+		int want = c >= '0' && c <= '9' ? c - '0'
+			   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+						  : -1;
+		CHECK_INT(hex_digit(c), want);
+	}
+	CHECK_INT(hex_digit((char)0xe9), -1);
 }
 
 TEST(base64)
