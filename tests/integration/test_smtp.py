@@ -2,13 +2,11 @@
 import concurrent.futures
 import socket
 import smtplib
-import ssl
 import subprocess
-import time
 
 import pytest
 
-from conftest import DOMAIN, client_tls_context, message
+from conftest import client_tls_context, message
 
 
 def smtp(server, kind="smtp"):
@@ -16,17 +14,18 @@ def smtp(server, kind="smtp"):
 
 
 class Raw:
-    """A line-level SMTP client for what smtplib will not send."""
+    """A line-level SMTP client for what smtplib will not send: bytes out,
+    replies in, no politeness."""
 
-    def __init__(self, server, kind="smtp"):
-        self.sock = socket.create_connection(("127.0.0.1", server.ports[kind]), timeout=20)
+    def __init__(self, server, kind="smtp", timeout=20):
+        self.sock = socket.create_connection(("127.0.0.1", server.ports[kind]), timeout=timeout)
         self.buf = b""
 
     def send(self, data):
         self.sock.sendall(data if isinstance(data, bytes) else data.encode())
 
     def reply(self):
-        """One (possibly multi-line) reply: (code, text lines)."""
+        """One (possibly multi-line) reply: (code, [lines])."""
         lines = []
         while True:
             while b"\r\n" not in self.buf:
@@ -35,19 +34,34 @@ class Raw:
                     raise EOFError("connection closed; got " + repr(self.buf))
                 self.buf += chunk
             line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
+            lines.append(line.decode("utf-8", "replace"))
             if len(line) < 4 or line[3:4] != b"-":
                 return int(line[:3]), lines
 
     def cmd(self, line):
-        self.send(line + "\r\n")
+        self.send(line + (b"\r\n" if isinstance(line, bytes) else "\r\n"))
         return self.reply()
 
+    def expect(self, line, code, enh=None):
+        got, lines = self.cmd(line)
+        assert got == code, (line, lines)
+        if enh is not None:
+            assert lines[-1][4:].startswith(enh), (line, lines)
+        return lines
+
     def closed(self):
+        """True once the server has closed the connection (after any
+        replies still buffered)."""
         try:
-            return self.sock.recv(1) == b""
-        except (ConnectionResetError, socket.timeout):
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except ConnectionResetError:
             return True
+        except socket.timeout:
+            return False
 
     def close(self):
         self.sock.close()

@@ -15,63 +15,11 @@ import time
 import pytest
 
 from conftest import PASSWORD, SANITIZED, client_tls_context, flood, message, worker_rss_kb
-
-
-class Client:
-    """A raw SMTP client: bytes out, replies in, no politeness."""
-
-    def __init__(self, server, kind="smtp", timeout=20):
-        self.sock = socket.create_connection(("127.0.0.1", server.ports[kind]), timeout=timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def reply(self):
-        """One (possibly multi-line) reply: (code, [lines])."""
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    raise EOFError("connection closed; got " + repr(self.buf))
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("utf-8", "replace"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return int(line[:3]), lines
-
-    def cmd(self, line):
-        self.send(line + (b"\r\n" if isinstance(line, bytes) else "\r\n"))
-        return self.reply()
-
-    def expect(self, line, code, enh=None):
-        got, lines = self.cmd(line)
-        assert got == code, (line, lines)
-        if enh is not None:
-            assert lines[-1][4:].startswith(enh), (line, lines)
-        return lines
-
-    def closed(self):
-        """True once the server has closed the connection (after any
-        replies still buffered)."""
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except ConnectionResetError:
-            return True
-        except socket.timeout:
-            return False
-
-    def close(self):
-        self.sock.close()
+from test_smtp import Raw
 
 
 def greeted(server, kind="smtp", ehlo=True):
-    c = Client(server, kind)
+    c = Raw(server, kind)
     assert c.reply()[0] == 220
     if ehlo:
         assert c.cmd("EHLO client.test")[0] == 250
@@ -393,7 +341,7 @@ def test_long_lines_in_every_state(make_server):
     srv.add_user("alice@example.test")
     srv.add_user("bob@example.test")
     srv.start()
-    c = Client(srv)
+    c = Raw(srv)
     assert c.reply()[0] == 220
     long = "NOOP " + "x" * 300000  # longer than conn's input buffer, too
     c.expect(long, 500, "5.5.2")                          # before EHLO
@@ -461,7 +409,7 @@ def test_talking_before_the_greeting(make_server):
     srv = make_server(extra_config="smtp_greeting_delay 2s\n")
     srv.add_user("bob@example.test")
     srv.start()
-    c = Client(srv)
+    c = Raw(srv)
     c.send("EHLO early.test\r\n")
     code, lines = c.reply()
     assert code == 554, lines
